@@ -1,0 +1,45 @@
+"""Numba kernels of the three recurrent cells, one module per cell.
+
+Every cell module (``rnn``, ``lstm``, ``gru``) exposes the same names, so the
+network can treat the cells alike:
+
+``N_GATES``
+    Number of stacked gate blocks in the weight matrices (1, 4 and 3); the
+    weights are ``w_ih (N_GATES*H, F)``, ``w_hh (N_GATES*H, H)``, ``b_ih`` and
+    ``b_hh (N_GATES*H,)``, PyTorch's layout and gate order.
+``HAS_EXTRA``
+    Whether the training forward keeps a second ``(T, B, H)`` buffer (LSTM: the
+    cell state c_t; GRU: the hidden part of the candidate, ``W_hn h_{t-1} + b_hn``).
+``forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra)``
+    Training forward. Writes ``hs`` (T, B, H), ``gates`` (T, B, N_GATES*H) and,
+    when ``HAS_EXTRA``, ``extra`` (T, B, H) (otherwise a (0, 0, 0) array).
+``forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs)``
+    Inference forward: writes ``hs`` only and keeps nothing per step but the
+    running state.
+``backward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
+dhs, dx, dw_ih, dw_hh, db_ih, db_hh)``
+    Backpropagation through time from ``dhs`` (T, B, H), the gradient of the loss
+    with respect to every output step. Overwrites ``dx`` (T, B, F) and the four
+    parameter gradients.
+
+Conventions shared by all kernels (the caller, ``_network``, validates them;
+kernels do not check):
+
+- Buffers are time-major and C-contiguous: ``x[t]`` is the (B, F) batch at step t.
+- ``lengths`` is int64, sorted non-increasing, ``1 <= lengths[b] <= T``. At step
+  t the active sequences are the prefix ``b < n_t`` with ``lengths[b] > t``.
+- Positions ``t >= lengths[b]`` are padding: ``hs`` and ``dx`` are zero there,
+  and nothing read there reaches the state or any gradient.
+- ``reverse=True`` runs each sequence backwards within its own length: the pass
+  starts at step ``lengths[b] - 1`` from a zero state and ends at step 0.
+- ``activation`` (RNN only; ignored by the others): 0 tanh, 1 relu, 2 logistic.
+- float32 inputs compute in float32 throughout; float64 in float64.
+"""
+
+from . import gru, lstm, rnn
+
+#: Cell name -> kernel module.
+CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
+
+#: RNN activation name -> integer code understood by the kernels.
+ACTIVATION_CODES = {"tanh": 0, "relu": 1, "logistic": 2}
