@@ -1,0 +1,367 @@
+"""The network: stacked recurrent layers, pooling and a linear head.
+
+``recurrent layers -> pooling -> linear head -> output function -> loss``.
+
+This module validates and allocates, then runs the cell kernels of ``_cells``
+on one batch at a time. Parameters live in a dict named and shaped exactly as
+the ``state_dict()`` of a PyTorch module with attributes ``rnn``
+(``nn.RNN``/``nn.LSTM``/``nn.GRU``, ``batch_first=True``) and ``head``
+(``nn.Linear``). Data arrive batch-major, ``(n_samples, n_steps, n_features)``,
+with the length of every sequence; they are sorted by decreasing length and
+turned time-major for the kernels, and the results are put back in order.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._cells import ACTIVATION_CODES, CELLS
+from ._loss import loss_and_gradient
+
+POOLINGS = ("last", "mean", "max")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Shape of a network: what its parameters are and how it runs.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}
+        The recurrent cell.
+    n_features : int
+        Features per time step.
+    hidden_sizes : tuple of int
+        Hidden units of each stacked layer (per direction).
+    n_outputs : int
+        Units of the linear head.
+    bidirectional : bool
+        Whether each layer also runs over the reversed sequences.
+    pooling : {"last", "mean", "max"}
+        How the top layer's sequence becomes one vector.
+    activation : {"tanh", "relu", "logistic"}
+        Activation of the ``"rnn"`` cell; ignored by the others.
+    """
+
+    cell: str
+    n_features: int
+    hidden_sizes: tuple
+    n_outputs: int
+    bidirectional: bool = False
+    pooling: str = "last"
+    activation: str = "tanh"
+
+    @property
+    def directions(self):
+        """Name suffixes of the directions of a layer."""
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def layer_inputs(self, layer):
+        """Number of input features of ``layer``."""
+        if layer == 0:
+            return self.n_features
+        return self.hidden_sizes[layer - 1] * len(self.directions)
+
+    def parameter_shapes(self):
+        """Parameter name -> shape, in PyTorch's ``state_dict`` order."""
+        n_gates = CELLS[self.cell].N_GATES
+        shapes = {}
+        for layer, hidden in enumerate(self.hidden_sizes):
+            for suffix in self.directions:
+                tag = f"l{layer}{suffix}"
+                shapes[f"rnn.weight_ih_{tag}"] = (n_gates * hidden, self.layer_inputs(layer))
+                shapes[f"rnn.weight_hh_{tag}"] = (n_gates * hidden, hidden)
+                shapes[f"rnn.bias_ih_{tag}"] = (n_gates * hidden,)
+                shapes[f"rnn.bias_hh_{tag}"] = (n_gates * hidden,)
+        pooled = self.hidden_sizes[-1] * len(self.directions)
+        shapes["head.weight"] = (self.n_outputs, pooled)
+        shapes["head.bias"] = (self.n_outputs,)
+        return shapes
+
+
+def is_penalized(name):
+    """Whether the L2 penalty applies to a parameter (weight matrices, not biases)."""
+    return "weight" in name
+
+
+def init_parameters(arch, random_state, dtype):
+    """Draw parameters as PyTorch does.
+
+    Recurrent weights and biases are U(-1/sqrt(H), 1/sqrt(H)); the head is
+    ``nn.Linear``'s rule, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for both.
+
+    Parameters
+    ----------
+    arch : Architecture
+    random_state : numpy.random.RandomState
+        The only source of randomness.
+    dtype : numpy dtype
+        float32 or float64.
+
+    Returns
+    -------
+    params : dict of str to ndarray
+    """
+    n_gates = CELLS[arch.cell].N_GATES
+    shapes = arch.parameter_shapes()
+    params = {}
+    for name, shape in shapes.items():
+        if name.startswith("head."):
+            fan = shapes["head.weight"][1]
+        else:  # a recurrent parameter: its rows are n_gates blocks of its layer's H
+            fan = shape[0] // n_gates
+        bound = 1.0 / np.sqrt(fan)
+        params[name] = random_state.uniform(-bound, bound, size=shape).astype(dtype)
+    return params
+
+
+def check_parameters(params, arch, dtype):
+    """Raise ValueError unless ``params`` has exactly the names, shapes and dtype of ``arch``."""
+    shapes = arch.parameter_shapes()
+    if set(params) != set(shapes):
+        missing = sorted(set(shapes) - set(params))
+        extra = sorted(set(params) - set(shapes))
+        raise ValueError(f"weights_ does not match the network: missing {missing}, unexpected {extra}.")
+    for name, shape in shapes.items():
+        value = params[name]
+        if not isinstance(value, np.ndarray) or value.shape != shape:
+            got = getattr(value, "shape", type(value).__name__)
+            raise ValueError(f"weights_[{name!r}] has shape {got}; the network needs {shape}.")
+        if value.dtype != dtype:
+            raise ValueError(f"weights_[{name!r}] has dtype {value.dtype}; the network needs {dtype}.")
+
+
+def _check_batch(X, lengths, arch):
+    """Validate what the kernels rely on, so that they never read out of bounds."""
+    if not isinstance(X, np.ndarray) or X.ndim != 3:
+        raise ValueError("X must be a 3-D array (n_samples, n_steps, n_features).")
+    if X.dtype not in (np.float32, np.float64):
+        raise ValueError(f"X must be float32 or float64, got {X.dtype}.")
+    n_samples, n_steps, n_features = X.shape
+    if n_features != arch.n_features:
+        raise ValueError(f"X has {n_features} features per step; the network expects {arch.n_features}.")
+    lengths = np.asarray(lengths)
+    if lengths.shape != (n_samples,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError("lengths must be an integer array with one entry per sequence.")
+    if n_samples and (lengths.min() < 1 or lengths.max() > n_steps):
+        raise ValueError(f"Every length must lie in [1, {n_steps}] (the padded width of X).")
+    return lengths.astype(np.int64, copy=False)
+
+
+def _time_major(X, order, lengths_sorted):
+    """Sorted, trimmed, time-major copy of a batch, with zeros at padded steps."""
+    n_steps = int(lengths_sorted[0])
+    x = np.ascontiguousarray(X[order, :n_steps].transpose(1, 0, 2))
+    x[np.arange(n_steps)[:, None] >= lengths_sorted[None, :]] = 0
+    return x
+
+
+def _pool(out, lengths, arch):
+    """Pool a (T, B, D) sequence into (B, D); also return what backward needs."""
+    n_steps, batch = out.shape[:2]
+    if arch.pooling == "last":
+        hidden = arch.hidden_sizes[-1]
+        rows = np.arange(batch)
+        pooled = out[lengths - 1, rows].copy()
+        if arch.bidirectional:  # the reversed pass ends at step 0
+            pooled[:, hidden:] = out[0, :, hidden:]
+        return pooled, None
+    valid = (np.arange(n_steps)[:, None] < lengths[None, :])[:, :, None]
+    if arch.pooling == "mean":
+        return out.sum(axis=0) / lengths[:, None].astype(out.dtype), None
+    masked = np.where(valid, out, -np.inf)
+    argmax = masked.argmax(axis=0)
+    return np.take_along_axis(out, argmax[None], axis=0)[0], argmax
+
+
+def _unpool(dpooled, lengths, arch, n_steps, argmax):
+    """Gradient of the pooling: (B, D) -> (T, B, D)."""
+    batch, width = dpooled.shape
+    dout = np.zeros((n_steps, batch, width), dtype=dpooled.dtype)
+    rows = np.arange(batch)
+    if arch.pooling == "last":
+        hidden = arch.hidden_sizes[-1]
+        if arch.bidirectional:
+            dout[lengths - 1, rows, :hidden] = dpooled[:, :hidden]
+            dout[0, :, hidden:] = dpooled[:, hidden:]
+        else:
+            dout[lengths - 1, rows] = dpooled
+    elif arch.pooling == "mean":
+        valid = np.arange(n_steps)[:, None] < lengths[None, :]
+        dout[:] = dpooled / lengths[:, None].astype(dpooled.dtype)
+        dout[~valid] = 0
+    else:
+        np.put_along_axis(dout, argmax[None], dpooled[None], axis=0)
+    return dout
+
+
+class _Run:
+    """One forward pass over a sorted time-major batch, with what backward needs."""
+
+    def __init__(self, params, arch, x, lengths, *, training, dropout=0.0, random_state=None):
+        self.arch = arch
+        self.lengths = lengths
+        self.x = x
+        self.layers = []  # per layer: (input, [(suffix, hs, gates, extra)], dropout mask)
+        cell = CELLS[arch.cell]
+        activation = ACTIVATION_CODES[arch.activation]
+        n_steps, batch = x.shape[:2]
+        layer_input = x
+        for layer, hidden in enumerate(arch.hidden_sizes):
+            passes = []
+            for suffix in arch.directions:
+                tag = f"l{layer}{suffix}"
+                weights = [params[f"rnn.{kind}_{tag}"] for kind in _KINDS]
+                hs = np.empty((n_steps, batch, hidden), dtype=x.dtype)
+                reverse = suffix == "_reverse"
+                if training:
+                    gates = np.empty((n_steps, batch, cell.N_GATES * hidden), dtype=x.dtype)
+                    extra_shape = (n_steps, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
+                    extra = np.empty(extra_shape, dtype=x.dtype)
+                    cell.forward(layer_input, lengths, *weights, reverse, activation, hs, gates, extra)
+                else:
+                    gates = extra = None
+                    cell.forward_infer(layer_input, lengths, *weights, reverse, activation, hs)
+                passes.append((suffix, hs, gates, extra))
+            out = passes[0][1] if len(passes) == 1 else np.concatenate([p[1] for p in passes], axis=2)
+            mask = None
+            if training and dropout > 0:
+                keep = random_state.uniform(size=out.shape) >= dropout
+                mask = keep.astype(x.dtype) / x.dtype.type(1.0 - dropout)
+                out = out * mask
+            self.layers.append((layer_input, passes, mask))
+            layer_input = out
+        self.pooled, self.argmax = _pool(layer_input, lengths, arch)
+        self.logits = self.pooled @ params["head.weight"].T + params["head.bias"]
+
+    def backward(self, params, dlogits):
+        """Gradients of every parameter given the gradient of the logits."""
+        arch, lengths = self.arch, self.lengths
+        grads = {
+            "head.weight": dlogits.T @ self.pooled,
+            "head.bias": dlogits.sum(axis=0),
+        }
+        dpooled = dlogits @ params["head.weight"]
+        n_steps = self.x.shape[0]
+        dout = _unpool(dpooled, lengths, arch, n_steps, self.argmax)
+        cell = CELLS[arch.cell]
+        activation = ACTIVATION_CODES[arch.activation]
+        for layer in range(len(arch.hidden_sizes) - 1, -1, -1):
+            layer_input, passes, mask = self.layers[layer]
+            if mask is not None:
+                dout *= mask
+            hidden = arch.hidden_sizes[layer]
+            dinput = None
+            for i, (suffix, hs, gates, extra) in enumerate(passes):
+                tag = f"l{layer}{suffix}"
+                weights = [params[f"rnn.{kind}_{tag}"] for kind in _KINDS]
+                dhs = np.ascontiguousarray(dout[:, :, i * hidden : (i + 1) * hidden])
+                dx = np.empty_like(layer_input)
+                dparams = [np.empty_like(w) for w in weights]
+                reverse = suffix == "_reverse"
+                cell.backward(
+                    layer_input, lengths, *weights, reverse, activation,
+                    hs, gates, extra, dhs, dx, *dparams,
+                )  # fmt: skip
+                for kind, g in zip(_KINDS, dparams, strict=True):
+                    grads[f"rnn.{kind}_{tag}"] = g
+                dinput = dx if dinput is None else dinput + dx
+            dout = dinput
+        return grads
+
+
+# Parameter kinds of one recurrent pass, in the kernels' argument order.
+_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _sort_batch(X, lengths, arch):
+    lengths = _check_batch(X, lengths, arch)
+    order = np.argsort(-lengths, kind="stable")
+    lengths_sorted = np.ascontiguousarray(lengths[order])
+    return order, lengths_sorted, _time_major(X, order, lengths_sorted)
+
+
+def predict_logits(params, arch, X, lengths, batch_size=1024):
+    """Logits of the network for every sequence of ``X``.
+
+    Parameters
+    ----------
+    params : dict of str to ndarray
+        Parameters in PyTorch ``state_dict`` naming, in the dtype of ``X``.
+    arch : Architecture
+    X : ndarray of shape (n_samples, n_steps, n_features)
+        Padded sequences (values at padded steps are ignored).
+    lengths : ndarray of shape (n_samples,)
+        Length of each sequence, in [1, n_steps].
+    batch_size : int
+        Sequences run at once; bounds the memory used.
+
+    Returns
+    -------
+    logits : ndarray of shape (n_samples, n_outputs)
+    """
+    check_parameters(params, arch, X.dtype)
+    _check_batch(X, lengths, arch)
+    logits = np.empty((X.shape[0], arch.n_outputs), dtype=X.dtype)
+    for start in range(0, X.shape[0], batch_size):
+        part = slice(start, start + batch_size)
+        order, lengths_sorted, x = _sort_batch(X[part], lengths[part], arch)
+        run = _Run(params, arch, x, lengths_sorted, training=False)
+        logits[part][order] = run.logits
+    return logits
+
+
+def loss_and_gradients(
+    params, arch, X, lengths, Y, loss, *, sample_weight=None, alpha=0.0, dropout=0.0,
+    random_state=None,
+):  # fmt: skip
+    """Loss of one batch and its gradient with respect to every parameter.
+
+    The loss is scikit-learn MLP's: the (weighted) mean data loss plus
+    ``0.5 * alpha * sum ||W||^2 / sum(sample_weight)`` over weight matrices.
+
+    Parameters
+    ----------
+    params : dict of str to ndarray
+        Parameters in PyTorch ``state_dict`` naming, in the dtype of ``X``.
+    arch : Architecture
+    X : ndarray of shape (n_samples, n_steps, n_features)
+        Padded sequences (values at padded steps are ignored).
+    lengths : ndarray of shape (n_samples,)
+        Length of each sequence, in [1, n_steps].
+    Y : ndarray of shape (n_samples, n_outputs)
+        Targets in the form the loss takes (one-hot, 0/1 or values).
+    loss : {"log_loss", "binary_log_loss", "squared_error"}
+    sample_weight : ndarray of shape (n_samples,) or None
+    alpha : float
+        L2 penalty.
+    dropout : float
+        Inverted-dropout rate on every recurrent layer's output sequence.
+    random_state : numpy.random.RandomState or None
+        Draws the dropout masks; needed when ``dropout > 0``.
+
+    Returns
+    -------
+    loss : float
+    grads : dict of str to ndarray
+        Same names, shapes and dtype as ``params``.
+    """
+    check_parameters(params, arch, X.dtype)
+    order, lengths_sorted, x = _sort_batch(X, lengths, arch)
+    Y = np.asarray(Y)[order]
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)[order]
+    run = _Run(
+        params, arch, x, lengths_sorted, training=True, dropout=dropout, random_state=random_state
+    )
+    value, dlogits = loss_and_gradient(loss, run.logits, Y, sample_weight)
+    grads = run.backward(params, dlogits)
+    weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    penalty = 0.0
+    for name, value_ in params.items():
+        if is_penalized(name):
+            penalty += float(np.dot(value_.ravel(), value_.ravel()))
+            grads[name] += (alpha / weight_sum) * value_
+    value += 0.5 * alpha * penalty / weight_sum
+    grads = {name: np.asarray(grads[name], dtype=X.dtype) for name in params}
+    return value, grads
