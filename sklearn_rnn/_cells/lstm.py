@@ -1,0 +1,227 @@
+"""LSTM cell, PyTorch's ``nn.LSTM``: gates i, f, g, o stacked in the rows of 4H.
+
+``i = σ(·)``, ``f = σ(·)``, ``g = tanh(·)``, ``o = σ(·)`` with ``· = W_i* x_t + b_i* +
+W_h* h_{t-1} + b_h*``; ``c_t = f ⊙ c_{t-1} + i ⊙ g``; ``h_t = o ⊙ tanh(c_t)``.
+
+Kernels of the interface documented in :mod:`sklearn_rnn._cells`. ``gates`` holds
+the post-activation i, f, g, o and ``extra`` the cell state c_t.
+
+The helpers live in this file on purpose: Numba's cache hashes only the file of
+the kernel, so a helper imported from elsewhere could change without the cached
+kernel noticing.
+"""
+
+import numpy as np
+from numba import njit
+
+from .._config import JIT_OPTIONS
+
+N_GATES = 4
+HAS_EXTRA = True
+
+# Steps whose input projection ``forward_infer`` computes at once: bounds its
+# scratch to (_CHUNK, B, 4H) whatever the sequence length.
+_CHUNK = 64
+
+
+@njit(**JIT_OPTIONS)
+def _n_active(lengths, t):
+    """Number of sequences still running at step t (``lengths`` is non-increasing)."""
+    n = lengths.shape[0]
+    while n > 0 and lengths[n - 1] <= t:
+        n -= 1
+    return n
+
+
+@njit(**JIT_OPTIONS)
+def _sigmoid(a, one):
+    # one carries the dtype: a Python float literal would promote float32 to float64.
+    return one / (one + np.exp(-a))
+
+
+@njit(**JIT_OPTIONS)
+def _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gbuf, cs, train):
+    """Run the pass, projecting the input ``gbuf.shape[0]`` steps at a time into ``gbuf``.
+
+    Training (``train=True``) passes ``gbuf = gates`` (one chunk of all T steps,
+    kept) and ``cs = extra`` (T, B, H), where c_t is kept. Inference passes a small
+    reused ``gbuf`` and ``cs`` (1, B, H), zeros: the running state, updated in place.
+    """
+    n_steps, batch, n_in = x.shape
+    hidden = w_hh.shape[1]
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    bias = b_ih + b_hh
+    hh = np.empty((batch, 4 * hidden), x.dtype)
+    chunk = gbuf.shape[0]
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = n_steps - s1 if reverse else s0
+        m = s1 - s0
+        # Input projection of the whole chunk: one product. Padded rows get
+        # whatever x holds there, and are never read.
+        np.dot(
+            x[t_lo : t_lo + m].reshape(m * batch, n_in),
+            w_ih.T,
+            gbuf[:m].reshape(m * batch, 4 * hidden),
+        )
+        for s in range(s0, s1):
+            t = n_steps - 1 - s if reverse else s
+            tp = t + 1 if reverse else t - 1  # the step before t in the pass
+            has_prev = 0 <= tp < n_steps
+            n = _n_active(lengths, t)
+            g = gbuf[t - t_lo]
+            h = hs[t]
+            if train:
+                c = cs[t]
+                cp = cs[min(max(tp, 0), n_steps - 1)]  # only read if has_prev
+            else:
+                c = cs[0]  # in place: each element reads c_{t-1} before writing c_t
+                cp = cs[0]
+            if n > 0:
+                # hs and extra are zero at padded steps (and the inference state
+                # is zero until a sequence starts), so for reverse=True a
+                # sequence starts from a zero state at its own last step.
+                if has_prev:
+                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
+                else:
+                    hh[:n] = zero
+                for b in range(n):
+                    for j in range(hidden):
+                        gi = _sigmoid(g[b, j] + bias[j] + hh[b, j], one)
+                        k = hidden + j
+                        gf = _sigmoid(g[b, k] + bias[k] + hh[b, k], one)
+                        k += hidden
+                        gg = np.tanh(g[b, k] + bias[k] + hh[b, k])
+                        k += hidden
+                        go = _sigmoid(g[b, k] + bias[k] + hh[b, k], one)
+                        c_prev = cp[b, j] if has_prev else zero
+                        ct = gf * c_prev + gi * gg
+                        c[b, j] = ct
+                        h[b, j] = go * np.tanh(ct)
+                        g[b, j] = gi
+                        g[b, hidden + j] = gf
+                        g[b, 2 * hidden + j] = gg
+                        g[b, 3 * hidden + j] = go
+            h[n:] = zero
+            g[n:] = zero
+            c[n:] = zero
+
+
+@njit(**JIT_OPTIONS)
+def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
+    """Training forward: writes ``hs``, ``gates`` (i, f, g, o) and ``extra`` (c_t)."""
+    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gates, extra, True)
+
+
+@njit(**JIT_OPTIONS)
+def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs):
+    """Inference forward: writes ``hs`` only."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    gbuf = np.empty((min(n_steps, _CHUNK), batch, w_hh.shape[0]), x.dtype)
+    cs = np.zeros((1, batch, w_hh.shape[1]), x.dtype)
+    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gbuf, cs, False)
+
+
+@njit(**JIT_OPTIONS)
+def _column_sums(d, out):
+    """out[j] = sum of d[t, b, j] over all t, b."""
+    out[:] = 0
+    rows = d.reshape(d.shape[0] * d.shape[1], d.shape[2])
+    for r in range(rows.shape[0]):
+        for j in range(rows.shape[1]):
+            out[j] += rows[r, j]
+
+
+@njit(**JIT_OPTIONS)
+def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
+    """dW_hh and db_hh from the hidden-side gate gradients, one product over all steps.
+
+    Relies on hs (and dg) being zero at padded steps, as forward leaves them.
+    """
+    n_steps, batch, n_gates = dg.shape
+    hidden = hs.shape[2]
+    if n_steps > 1:
+        # Step t's previous state is hs[t - 1] (hs[t + 1] when reversed).
+        if reverse:
+            d = dg[: n_steps - 1]
+            hp = hs[1:]
+        else:
+            d = dg[1:]
+            hp = hs[: n_steps - 1]
+        rows = (n_steps - 1) * batch
+        np.dot(d.reshape(rows, n_gates).T, hp.reshape(rows, hidden), dw_hh)
+    else:
+        dw_hh[:] = 0
+    _column_sums(dg, db_hh)
+
+
+@njit(**JIT_OPTIONS)
+def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
+    """dW_ih, db_ih and dx from the input-side gate gradients (zero at padding)."""
+    n_steps, batch, n_in = x.shape
+    n_gates = dg.shape[2]
+    rows = n_steps * batch
+    dgf = dg.reshape(rows, n_gates)
+    if lengths[batch - 1] >= n_steps:
+        np.dot(dgf.T, x.reshape(rows, n_in), dw_ih)
+    else:
+        # x may hold NaN or inf at padded steps, and 0 * NaN is NaN: use a copy
+        # with zeros there.
+        xz = np.zeros_like(x)
+        for t in range(n_steps):
+            n = _n_active(lengths, t)
+            xz[t, :n] = x[t, :n]
+        np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
+    _column_sums(dg, db_ih)
+    np.dot(dgf, w_ih, dx.reshape(rows, n_in))
+    for t in range(n_steps):
+        dx[t, _n_active(lengths, t) :] = 0
+
+
+@njit(**JIT_OPTIONS)
+def backward(
+    x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
+    dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+):  # fmt: skip
+    """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    dg = np.zeros((n_steps, batch, 4 * hidden), x.dtype)  # pre-activation gradients
+    # Gradients reaching h_t and c_t from later in the pass. Rows >= n are never
+    # written at step t: for the forward direction they stay zero until their
+    # sequence becomes active; reversed, they belong to ended sequences.
+    dh = np.zeros((batch, hidden), x.dtype)
+    dc = np.zeros((batch, hidden), x.dtype)
+    for s in range(n_steps):
+        t = s if reverse else n_steps - 1 - s
+        tp = t + 1 if reverse else t - 1
+        has_prev = 0 <= tp < n_steps
+        n = _n_active(lengths, t)
+        n_prev = _n_active(lengths, tp) if has_prev else 0  # sequences with a c_{t-1}
+        g = gates[t]
+        c = extra[t]
+        cp = extra[min(max(tp, 0), n_steps - 1)]
+        d = dg[t]
+        dht = dhs[t]
+        for b in range(n):
+            for j in range(hidden):
+                gi = g[b, j]
+                gf = g[b, hidden + j]
+                gg = g[b, 2 * hidden + j]
+                go = g[b, 3 * hidden + j]
+                tc = np.tanh(c[b, j])
+                dh_t = dht[b, j] + dh[b, j]
+                dc_t = dc[b, j] + dh_t * go * (one - tc * tc)
+                c_prev = cp[b, j] if b < n_prev else zero
+                d[b, j] = dc_t * gg * gi * (one - gi)
+                d[b, hidden + j] = dc_t * c_prev * gf * (one - gf)
+                d[b, 2 * hidden + j] = dc_t * gi * (one - gg * gg)
+                d[b, 3 * hidden + j] = dh_t * tc * go * (one - go)
+                dc[b, j] = dc_t * gf
+        if n > 0 and has_prev:
+            np.dot(d[:n], w_hh, dh[:n])
+    _hidden_grads(hs, reverse, dg, dw_hh, db_hh)
+    _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih)

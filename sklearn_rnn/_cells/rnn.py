@@ -1,0 +1,199 @@
+"""Elman RNN cell: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+Kernels of the interface documented in :mod:`sklearn_rnn._cells`. ``gates`` holds
+the post-activation ``h_t`` (each activation's derivative is a function of its
+output), so the backward pass needs no pre-activations.
+
+The helpers live in this file on purpose: Numba's cache hashes only the file of
+the kernel, so a helper imported from elsewhere could change without the cached
+kernel noticing.
+"""
+
+import numpy as np
+from numba import njit
+
+from .._config import JIT_OPTIONS
+
+N_GATES = 1
+HAS_EXTRA = False
+
+# Steps whose input projection ``forward_infer`` computes at once: bounds its
+# scratch to (_CHUNK, B, H) whatever the sequence length.
+_CHUNK = 64
+
+
+@njit(**JIT_OPTIONS)
+def _n_active(lengths, t):
+    """Number of sequences still running at step t (``lengths`` is non-increasing)."""
+    n = lengths.shape[0]
+    while n > 0 and lengths[n - 1] <= t:
+        n -= 1
+    return n
+
+
+@njit(**JIT_OPTIONS)
+def _activate(a, activation, zero, one):
+    # zero and one carry the dtype: a Python float literal would promote float32 to float64.
+    if activation == 0:
+        return np.tanh(a)
+    if activation == 1:
+        return a if a > zero else zero
+    return one / (one + np.exp(-a))
+
+
+@njit(**JIT_OPTIONS)
+def _activate_grad(y, activation, zero, one):
+    """Derivative of the activation, from its output y."""
+    if activation == 0:
+        return one - y * y
+    if activation == 1:
+        return one if y > zero else zero  # PyTorch's convention: 0 at the kink
+    return y * (one - y)
+
+
+@njit(**JIT_OPTIONS)
+def _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gbuf):
+    """Run the pass, projecting the input ``gbuf.shape[0]`` steps at a time into ``gbuf``.
+
+    Training passes ``gbuf = gates`` (one chunk of all T steps, kept); inference
+    passes a small buffer that is reused from chunk to chunk.
+    """
+    n_steps, batch, n_in = x.shape
+    hidden = w_hh.shape[1]
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    bias = b_ih + b_hh
+    hh = np.empty((batch, hidden), x.dtype)
+    chunk = gbuf.shape[0]
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = n_steps - s1 if reverse else s0
+        m = s1 - s0
+        # Input projection of the whole chunk: one product. Padded rows get
+        # whatever x holds there, and are never read.
+        np.dot(
+            x[t_lo : t_lo + m].reshape(m * batch, n_in),
+            w_ih.T,
+            gbuf[:m].reshape(m * batch, hidden),
+        )
+        for s in range(s0, s1):
+            t = n_steps - 1 - s if reverse else s
+            tp = t + 1 if reverse else t - 1  # the step before t in the pass
+            n = _n_active(lengths, t)
+            g = gbuf[t - t_lo]
+            h = hs[t]
+            if n > 0:
+                # hs is zero at padded steps, so for reverse=True a sequence
+                # starts from a zero state at its own last step.
+                if 0 <= tp < n_steps:
+                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
+                else:
+                    hh[:n] = zero
+                for b in range(n):
+                    for j in range(hidden):
+                        y = _activate(g[b, j] + bias[j] + hh[b, j], activation, zero, one)
+                        g[b, j] = y
+                        h[b, j] = y
+            h[n:] = zero
+            g[n:] = zero
+
+
+@njit(**JIT_OPTIONS)
+def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
+    """Training forward: writes ``hs`` and ``gates`` (the post-activation h_t)."""
+    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates)
+
+
+@njit(**JIT_OPTIONS)
+def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs):
+    """Inference forward: writes ``hs`` only."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    gbuf = np.empty((min(n_steps, _CHUNK), batch, w_hh.shape[0]), x.dtype)
+    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gbuf)
+
+
+@njit(**JIT_OPTIONS)
+def _column_sums(d, out):
+    """out[j] = sum of d[t, b, j] over all t, b."""
+    out[:] = 0
+    rows = d.reshape(d.shape[0] * d.shape[1], d.shape[2])
+    for r in range(rows.shape[0]):
+        for j in range(rows.shape[1]):
+            out[j] += rows[r, j]
+
+
+@njit(**JIT_OPTIONS)
+def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
+    """dW_hh and db_hh from the hidden-side gate gradients, one product over all steps.
+
+    Relies on hs (and dg) being zero at padded steps, as forward leaves them.
+    """
+    n_steps, batch, n_gates = dg.shape
+    hidden = hs.shape[2]
+    if n_steps > 1:
+        # Step t's previous state is hs[t - 1] (hs[t + 1] when reversed).
+        if reverse:
+            d = dg[: n_steps - 1]
+            hp = hs[1:]
+        else:
+            d = dg[1:]
+            hp = hs[: n_steps - 1]
+        rows = (n_steps - 1) * batch
+        np.dot(d.reshape(rows, n_gates).T, hp.reshape(rows, hidden), dw_hh)
+    else:
+        dw_hh[:] = 0
+    _column_sums(dg, db_hh)
+
+
+@njit(**JIT_OPTIONS)
+def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
+    """dW_ih, db_ih and dx from the input-side gate gradients (zero at padding)."""
+    n_steps, batch, n_in = x.shape
+    n_gates = dg.shape[2]
+    rows = n_steps * batch
+    dgf = dg.reshape(rows, n_gates)
+    if lengths[batch - 1] >= n_steps:
+        np.dot(dgf.T, x.reshape(rows, n_in), dw_ih)
+    else:
+        # x may hold NaN or inf at padded steps, and 0 * NaN is NaN: use a copy
+        # with zeros there.
+        xz = np.zeros_like(x)
+        for t in range(n_steps):
+            n = _n_active(lengths, t)
+            xz[t, :n] = x[t, :n]
+        np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
+    _column_sums(dg, db_ih)
+    np.dot(dgf, w_ih, dx.reshape(rows, n_in))
+    for t in range(n_steps):
+        dx[t, _n_active(lengths, t) :] = 0
+
+
+@njit(**JIT_OPTIONS)
+def backward(
+    x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
+    dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+):  # fmt: skip
+    """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    zero = x.dtype.type(0)
+    one = x.dtype.type(1)
+    dg = np.zeros((n_steps, batch, hidden), x.dtype)  # pre-activation gradients
+    dh = np.zeros((batch, hidden), x.dtype)  # gradient reaching h_t from later in the pass
+    for s in range(n_steps):
+        t = s if reverse else n_steps - 1 - s
+        tp = t + 1 if reverse else t - 1
+        n = _n_active(lengths, t)
+        g = gates[t]
+        d = dg[t]
+        dht = dhs[t]
+        for b in range(n):
+            for j in range(hidden):
+                d[b, j] = (dht[b, j] + dh[b, j]) * _activate_grad(g[b, j], activation, zero, one)
+        # Rows >= n of dh are never written here: for the forward direction
+        # they stay zero until their sequence becomes active; reversed, they
+        # belong to sequences that have ended and are never read again.
+        if n > 0 and 0 <= tp < n_steps:
+            np.dot(d[:n], w_hh, dh[:n])
+    _hidden_grads(hs, reverse, dg, dw_hh, db_hh)
+    _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih)

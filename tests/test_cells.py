@@ -1,0 +1,294 @@
+"""Tests of the Numba cell kernels against a plain numpy step-by-step reference."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sklearn_rnn._cells import ACTIVATION_CODES, CELLS
+
+F, H = 3, 4
+LENGTHS = np.array([7, 7, 5, 3, 1])  # T = 7, ragged, sorted non-increasing
+# (cell, activation code): every cell, and the RNN with each activation.
+CELL_CASES = [("rnn", 0), ("rnn", 1), ("rnn", 2), ("lstm", 0), ("gru", 0)]
+CASES = [(c, a, r) for c, a in CELL_CASES for r in (False, True)]
+IDS = [f"{c}-{a}-{'rev' if r else 'fwd'}" for c, a, r in CASES]
+
+
+# --------------------------------------------------------------------------
+# Reference: one sample at a time, over that sample's own steps only.
+
+
+def _sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def reference_forward(cell, activation, x, lengths, w_ih, w_hh, b_ih, b_hh, reverse):
+    """hs, gates, extra as the kernels define them, plus the RNN pre-activations."""
+    n_steps, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    hs = np.zeros((n_steps, batch, hidden))
+    gates = np.zeros((n_steps, batch, w_hh.shape[0]))
+    extra = np.zeros((n_steps, batch, hidden))
+    pre = np.zeros((n_steps, batch, hidden))
+    for b in range(batch):
+        steps = range(lengths[b])
+        h = np.zeros(hidden)
+        c = np.zeros(hidden)
+        for t in reversed(steps) if reverse else steps:
+            gx = w_ih @ x[t, b] + b_ih
+            gh = w_hh @ h + b_hh
+            if cell == "rnn":
+                a = gx + gh
+                pre[t, b] = a
+                h = [np.tanh(a), np.maximum(a, 0.0), _sigmoid(a)][activation]
+                gates[t, b] = h
+            elif cell == "lstm":
+                a = gx + gh
+                i, f, g, o = np.split(a, 4)
+                i, f, g, o = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
+                c = f * c + i * g
+                h = o * np.tanh(c)
+                gates[t, b] = np.concatenate([i, f, g, o])
+                extra[t, b] = c
+            else:
+                xr, xz, xn = np.split(gx, 3)
+                hr, hz, hn = np.split(gh, 3)
+                r = _sigmoid(xr + hr)
+                z = _sigmoid(xz + hz)
+                n = np.tanh(xn + r * hn)
+                h = (1.0 - z) * n + z * h
+                gates[t, b] = np.concatenate([r, z, n])
+                extra[t, b] = hn
+            hs[t, b] = h
+    return hs, gates, extra, pre
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+def make_problem(cell, lengths=LENGTHS, n_steps=None, seed=0, batch=None):
+    """Inputs and parameters (float64); x is NaN at padded steps."""
+    rng = np.random.default_rng(seed)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n_steps = lengths.max() if n_steps is None else n_steps
+    batch = len(lengths) if batch is None else batch
+    g = CELLS[cell].N_GATES * H
+    x = rng.normal(size=(n_steps, batch, F))
+    x[padding_mask(lengths, n_steps)] = np.nan
+    params = [rng.uniform(-1, 1, size=s) for s in [(g, F), (g, H), (g,), (g,)]]
+    return x, lengths, params
+
+
+def padding_mask(lengths, n_steps):
+    """(T, B) True at padded positions."""
+    return np.arange(n_steps)[:, None] >= np.asarray(lengths)[None, :]
+
+
+def run_forward(cell, activation, x, lengths, params, reverse):
+    mod = CELLS[cell]
+    n_steps, batch, _ = x.shape
+    dtype = x.dtype
+    # Output buffers start as NaN: the kernels must write every element.
+    hs = np.full((n_steps, batch, H), np.nan, dtype)
+    gates = np.full((n_steps, batch, mod.N_GATES * H), np.nan, dtype)
+    extra = np.full((n_steps, batch, H) if mod.HAS_EXTRA else (0, 0, 0), np.nan, dtype)
+    mod.forward(x, lengths, *params, reverse, activation, hs, gates, extra)
+    return hs, gates, extra
+
+
+def run_infer(cell, activation, x, lengths, params, reverse):
+    hs = np.full((x.shape[0], x.shape[1], H), np.nan, x.dtype)
+    CELLS[cell].forward_infer(x, lengths, *params, reverse, activation, hs)
+    return hs
+
+
+def run_backward(cell, activation, x, lengths, params, reverse, dhs):
+    """hs, dx and the four parameter gradients of sum(dhs * hs)."""
+    hs, gates, extra = run_forward(cell, activation, x, lengths, params, reverse)
+    dx = np.full_like(x, np.nan)
+    dparams = [np.full_like(p, np.nan) for p in params]
+    CELLS[cell].backward(
+        x, lengths, *params, reverse, activation, hs, gates, extra, dhs, dx, *dparams
+    )
+    return hs, dx, dparams
+
+
+def relu_safe_problem(cell, activation, reverse, margin=1e-3, **kwargs):
+    """A problem whose ReLU pre-activations stay away from the kink (finite differences)."""
+    for seed in range(100):
+        x, lengths, params = make_problem(cell, seed=seed, **kwargs)
+        if activation != 1:
+            return x, lengths, params
+        *_, pre = reference_forward(cell, activation, x, lengths, *params, reverse)
+        valid = ~padding_mask(lengths, x.shape[0])
+        if np.abs(pre[valid]).min() > margin:
+            return x, lengths, params
+    raise RuntimeError("no seed keeps the ReLU pre-activations away from 0")
+
+
+def random_dhs(x, lengths, seed=1):
+    """A fixed random gradient of the outputs, zero at padded steps."""
+    dhs = np.random.default_rng(seed).normal(size=(x.shape[0], x.shape[1], H))
+    dhs[padding_mask(lengths, x.shape[0])] = 0.0
+    return dhs
+
+
+# --------------------------------------------------------------------------
+# Tests
+
+
+def test_module_interface():
+    assert ACTIVATION_CODES == {"tanh": 0, "relu": 1, "logistic": 2}
+    shapes = {name: (mod.N_GATES, mod.HAS_EXTRA) for name, mod in CELLS.items()}
+    assert shapes == {"rnn": (1, False), "lstm": (4, True), "gru": (3, True)}
+    for mod in CELLS.values():
+        for kernel in ("forward", "forward_infer", "backward"):
+            assert callable(getattr(mod, kernel))
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+def test_forward_matches_reference(cell, activation, reverse):
+    x, lengths, params = make_problem(cell)
+    hs, gates, extra = run_forward(cell, activation, x, lengths, params, reverse)
+    ref_hs, ref_gates, ref_extra, _ = reference_forward(
+        cell, activation, x, lengths, *params, reverse
+    )
+    assert_allclose(hs, ref_hs, rtol=1e-12, atol=1e-14)
+    valid = ~padding_mask(lengths, x.shape[0])
+    assert_allclose(gates[valid], ref_gates[valid], rtol=1e-12, atol=1e-14)
+    if CELLS[cell].HAS_EXTRA:
+        assert_allclose(extra[valid], ref_extra[valid], rtol=1e-12, atol=1e-14)
+    assert np.all(hs[~valid] == 0)
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+@pytest.mark.parametrize(
+    ("lengths", "n_steps"),
+    # Short ragged batch; steps beyond every length; and more steps than one
+    # inference chunk (64) holds, with lengths ending on either side of a chunk edge.
+    [(LENGTHS, 7), ([5, 4, 4, 2], 7), ([150, 130, 64, 63, 1], 150)],
+    ids=["ragged", "empty-steps", "chunks"],
+)
+def test_forward_infer_matches_forward(cell, activation, reverse, lengths, n_steps):
+    x, lengths, params = make_problem(cell, lengths=lengths, n_steps=n_steps)
+    hs, _, _ = run_forward(cell, activation, x, lengths, params, reverse)
+    hs_infer = run_infer(cell, activation, x, lengths, params, reverse)
+    assert_allclose(hs_infer, hs, rtol=1e-12, atol=1e-14)
+    assert np.all(hs_infer[padding_mask(lengths, n_steps)] == 0)
+    if n_steps == 150:  # long sequences: check the reference too
+        ref_hs = reference_forward(cell, activation, x, lengths, *params, reverse)[0]
+        assert_allclose(hs, ref_hs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+def test_backward_matches_finite_differences(cell, activation, reverse):
+    x, lengths, params = relu_safe_problem(cell, activation, reverse)
+    dhs = random_dhs(x, lengths)
+    _, dx, dparams = run_backward(cell, activation, x, lengths, params, reverse, dhs)
+
+    def loss():
+        return np.sum(dhs * run_forward(cell, activation, x, lengths, params, reverse)[0])
+
+    def numerical_gradient(a, where):
+        grad = np.zeros_like(a)
+        eps = 1e-6
+        for idx in zip(*np.nonzero(where), strict=True):
+            orig = a[idx]
+            a[idx] = orig + eps
+            plus = loss()
+            a[idx] = orig - eps
+            minus = loss()
+            a[idx] = orig
+            grad[idx] = (plus - minus) / (2 * eps)
+        return grad
+
+    valid_x = np.broadcast_to(~padding_mask(lengths, x.shape[0])[:, :, None], x.shape)
+    assert_allclose(dx[valid_x], numerical_gradient(x, valid_x)[valid_x], rtol=1e-6, atol=1e-8)
+    for p, dp in zip(params, dparams, strict=True):
+        assert_allclose(dp, numerical_gradient(p, np.ones(p.shape, bool)), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+@pytest.mark.parametrize(
+    ("lengths", "n_steps"), [(LENGTHS, 7), ([5, 4, 4, 2], 7)], ids=["ragged", "empty-steps"]
+)
+def test_padding_never_leaks(cell, activation, reverse, lengths, n_steps):
+    x, lengths, params = make_problem(cell, lengths=lengths, n_steps=n_steps)
+    pad = padding_mask(lengths, n_steps)
+    dhs = random_dhs(x, lengths)
+    results = []
+    for fill in [0.0, np.nan, 1e300, -np.inf]:
+        xf = x.copy()
+        xf[pad] = fill
+        dhs_f = dhs.copy()
+        dhs_f[pad] = fill  # the gradient at padded outputs is ignored as well
+        hs, gates, extra = run_forward(cell, activation, xf, lengths, params, reverse)
+        hs_infer = run_infer(cell, activation, xf, lengths, params, reverse)
+        _, dx, dparams = run_backward(cell, activation, xf, lengths, params, reverse, dhs_f)
+        assert np.all(hs[pad] == 0)
+        assert np.all(hs_infer[pad] == 0)
+        assert np.all(dx[pad] == 0)
+        results.append([hs, hs_infer, gates, extra, dx, *dparams])
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            assert np.all(np.isfinite(a))
+            assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+def test_sequence_independent_of_batch(cell, activation, reverse):
+    x, lengths, params = make_problem(cell)
+    dhs = random_dhs(x, lengths)
+    hs, dx, dparams = run_backward(cell, activation, x, lengths, params, reverse, dhs)
+    summed = [np.zeros_like(p) for p in params]
+    for b, n in enumerate(lengths):
+        # The sequence alone, in a batch of one with no padding.
+        one = np.ascontiguousarray(x[:n, b : b + 1])
+        dhs_one = np.ascontiguousarray(dhs[:n, b : b + 1])
+        hs1, dx1, dparams1 = run_backward(
+            cell, activation, one, lengths[b : b + 1], params, reverse, dhs_one
+        )
+        assert_allclose(hs1[:, 0], hs[:n, b], rtol=1e-12, atol=1e-14)
+        assert_allclose(dx1[:, 0], dx[:n, b], rtol=1e-12, atol=1e-14)
+        for s, d in zip(summed, dparams1, strict=True):
+            s += d
+    # Parameter gradients of a batch are the sum of its sequences' gradients.
+    for s, d in zip(summed, dparams, strict=True):
+        assert_allclose(d, s, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+def test_float32_matches_float64(cell, activation, reverse):
+    x, lengths, params = make_problem(cell)
+    dhs = random_dhs(x, lengths)
+    out64 = run_forward(cell, activation, x, lengths, params, reverse)
+    back64 = run_backward(cell, activation, x, lengths, params, reverse, dhs)
+    x32 = x.astype(np.float32)
+    params32 = [p.astype(np.float32) for p in params]
+    dhs32 = dhs.astype(np.float32)
+    out32 = run_forward(cell, activation, x32, lengths, params32, reverse)
+    infer32 = run_infer(cell, activation, x32, lengths, params32, reverse)
+    back32 = run_backward(cell, activation, x32, lengths, params32, reverse, dhs32)
+    pairs = [*zip(out32, out64, strict=True), (infer32, out64[0])]
+    pairs += [(back32[1], back64[1]), *zip(back32[2], back64[2], strict=True)]
+    for a32, a64 in pairs:
+        assert a32.dtype == np.float32
+        assert_allclose(a32, a64, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_single_step_and_full_length(cell):
+    """T == 1 (no recurrent product at all) and a batch without padding."""
+    for lengths in ([1, 1], [4, 4, 4]):
+        x, lengths, params = make_problem(cell, lengths=lengths)
+        for reverse in (False, True):
+            hs, _, _ = run_forward(cell, 0, x, lengths, params, reverse)
+            ref = reference_forward(cell, 0, x, lengths, *params, reverse)[0]
+            assert_allclose(hs, ref, rtol=1e-12, atol=1e-14)
+            _, dx, dparams = run_backward(
+                cell, 0, x, lengths, params, reverse, random_dhs(x, lengths)
+            )
+            assert all(np.all(np.isfinite(a)) for a in [dx, *dparams])
+            if x.shape[0] == 1:
+                assert np.all(dparams[1] == 0)  # no h_{t-1} ever multiplies W_hh
