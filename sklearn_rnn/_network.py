@@ -106,10 +106,9 @@ def init_parameters(arch, random_state, dtype):
     shapes = arch.parameter_shapes()
     params = {}
     for name, shape in shapes.items():
-        if name.startswith("head."):
-            fan = shapes["head.weight"][1]
-        else:  # a recurrent parameter: its rows are n_gates blocks of its layer's H
-            fan = shape[0] // n_gates
+        # the head: nn.Linear's fan-in; a recurrent parameter: its layer's H, as
+        # its rows are n_gates blocks of H
+        fan = shapes["head.weight"][1] if name.startswith("head.") else shape[0] // n_gates
         bound = 1.0 / np.sqrt(fan)
         params[name] = random_state.uniform(-bound, bound, size=shape).astype(dtype)
     return params
@@ -121,14 +120,18 @@ def check_parameters(params, arch, dtype):
     if set(params) != set(shapes):
         missing = sorted(set(shapes) - set(params))
         extra = sorted(set(params) - set(shapes))
-        raise ValueError(f"weights_ does not match the network: missing {missing}, unexpected {extra}.")
+        raise ValueError(
+            f"weights_ does not match the network: missing {missing}, unexpected {extra}."
+        )
     for name, shape in shapes.items():
         value = params[name]
         if not isinstance(value, np.ndarray) or value.shape != shape:
             got = getattr(value, "shape", type(value).__name__)
             raise ValueError(f"weights_[{name!r}] has shape {got}; the network needs {shape}.")
         if value.dtype != dtype:
-            raise ValueError(f"weights_[{name!r}] has dtype {value.dtype}; the network needs {dtype}.")
+            raise ValueError(
+                f"weights_[{name!r}] has dtype {value.dtype}; the network needs {dtype}."
+            )
 
 
 def _check_batch(X, lengths, arch):
@@ -139,7 +142,9 @@ def _check_batch(X, lengths, arch):
         raise ValueError(f"X must be float32 or float64, got {X.dtype}.")
     n_samples, n_steps, n_features = X.shape
     if n_features != arch.n_features:
-        raise ValueError(f"X has {n_features} features per step; the network expects {arch.n_features}.")
+        raise ValueError(
+            f"X has {n_features} features per step; the network expects {arch.n_features}."
+        )
     lengths = np.asarray(lengths)
     if lengths.shape != (n_samples,) or not np.issubdtype(lengths.dtype, np.integer):
         raise ValueError("lengths must be an integer array with one entry per sequence.")
@@ -218,12 +223,16 @@ class _Run:
                     gates = np.empty((n_steps, batch, cell.N_GATES * hidden), dtype=x.dtype)
                     extra_shape = (n_steps, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
                     extra = np.empty(extra_shape, dtype=x.dtype)
-                    cell.forward(layer_input, lengths, *weights, reverse, activation, hs, gates, extra)
+                    cell.forward(
+                        layer_input, lengths, *weights, reverse, activation, hs, gates, extra
+                    )
                 else:
                     gates = extra = None
                     cell.forward_infer(layer_input, lengths, *weights, reverse, activation, hs)
                 passes.append((suffix, hs, gates, extra))
-            out = passes[0][1] if len(passes) == 1 else np.concatenate([p[1] for p in passes], axis=2)
+            out = (
+                passes[0][1] if len(passes) == 1 else np.concatenate([p[1] for p in passes], axis=2)
+            )
             mask = None
             if training and dropout > 0:
                 keep = random_state.uniform(size=out.shape) >= dropout
