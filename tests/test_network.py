@@ -97,7 +97,13 @@ def _random_problem(rng, task, n_samples=5, n_steps=6, n_features=3, n_outputs=2
     return X, lengths, Y
 
 
-CELL_KINDS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "logistic"), ("lstm", "tanh"), ("gru", "tanh")]
+CELL_KINDS = [
+    ("rnn", "tanh"),
+    ("rnn", "relu"),
+    ("rnn", "logistic"),
+    ("lstm", "tanh"),
+    ("gru", "tanh"),
+]
 TASKS = ["multiclass", "binary", "multilabel", "regression"]
 
 
@@ -234,7 +240,9 @@ def test_dropout_gradient_finite_differences():
             flat[i] = orig - eps
             down = run()[0]
             flat[i] = orig
-            assert grads[name].ravel()[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-8)
+            assert grads[name].ravel()[i] == pytest.approx(
+                (up - down) / (2 * eps), rel=1e-5, abs=1e-8
+            )
 
 
 @pytest.mark.parametrize(
