@@ -292,3 +292,15 @@ def test_single_step_and_full_length(cell):
             assert all(np.all(np.isfinite(a)) for a in [dx, *dparams])
             if x.shape[0] == 1:
                 assert np.all(dparams[1] == 0)  # no h_{t-1} ever multiplies W_hh
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_empty_batch(cell):
+    """A batch of no sequences is not an error: no output, zero parameter gradients."""
+    x, lengths, params = make_problem(cell, lengths=np.zeros(0, np.int64), n_steps=3)
+    for reverse in (False, True):
+        hs, dx, dparams = run_backward(cell, 0, x, lengths, params, reverse, np.zeros((3, 0, H)))
+        assert hs.shape == (3, 0, H)
+        assert dx.shape == (3, 0, F)
+        assert run_infer(cell, 0, x, lengths, params, reverse).shape == (3, 0, H)
+        assert all(np.all(d == 0) for d in dparams)

@@ -161,7 +161,7 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
     n_gates = dg.shape[2]
     rows = n_steps * batch
     dgf = dg.reshape(rows, n_gates)
-    if lengths[batch - 1] >= n_steps:
+    if _n_active(lengths, n_steps - 1) == batch:  # no padding (safe for batch == 0)
         np.dot(dgf.T, x.reshape(rows, n_in), dw_ih)
     else:
         # x may hold NaN or inf at padded steps, and 0 * NaN is NaN: use a copy
