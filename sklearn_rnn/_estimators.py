@@ -306,28 +306,6 @@ class _ClassifierMixin(ClassifierMixin):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to sequences X and labels y.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_steps[, n_features]) or list of arrays
-            Sequences: rows of a 2-D array are univariate sequences; a 3-D
-            array holds multivariate ones; a list holds sequences of
-            different lengths. Trailing all-NaN steps are padding.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or a multilabel indicator matrix.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples in the loss.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
-
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one epoch over the given data.
 
@@ -412,6 +390,8 @@ class _ClassifierMixin(ClassifierMixin):
         out = self._forward_X(X)
         if self.n_outputs_ == 1:
             p = out.ravel()
+            if len(self.classes_) == 1:  # fitted on one class: it is certain
+                return np.ones((p.shape[0], 1), dtype=p.dtype)
             return np.vstack([1 - p, p]).T
         return out
 
@@ -454,28 +434,6 @@ class _RegressorMixin(RegressorMixin):
 
     def _score(self, data, lengths, Y, sample_weight):
         return r2_score(Y, self._forward(data, lengths), sample_weight=sample_weight)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to sequences X and targets y.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_steps[, n_features]) or list of arrays
-            Sequences: rows of a 2-D array are univariate sequences; a 3-D
-            array holds multivariate ones; a list holds sequences of
-            different lengths. Trailing all-NaN steps are padding.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets; several outputs for multi-output (e.g. multi-step) regression.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples in the loss.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
