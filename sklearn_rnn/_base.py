@@ -8,12 +8,13 @@ early stopping on a validation split that restores the best weights, a
 ``KeyboardInterrupt`` that ends training with a usable model.
 """
 
+import copy
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches
@@ -92,9 +93,18 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
         arch = self._architecture()
         check_parameters(self.weights_, arch, self._model_dtype())
         with _blas_limits():
-            return predict_logits(
+            logits = predict_logits(
                 self.weights_, arch, data.astype(self._model_dtype(), copy=False), lengths
             )
+        finite = np.isfinite(logits).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"The model's output is not finite (NaN or inf) for {bad.size} sequence(s) "
+                f"of X, the first being sequence {bad[0]}: its values are too large for "
+                "the network (scale X), or weights_ holds NaN or inf."
+            )
+        return logits
 
     def _forward(self, data, lengths):
         """Outputs of the fitted model (after the output function)."""
@@ -110,6 +120,30 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
         return self._forward(*self._validated(X))
 
     # -- fitting ------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_steps[, n_features]) or list of arrays
+            Sequences: rows of a 2-D array are univariate sequences; a 3-D
+            array holds multivariate ones; a list holds sequences of
+            different lengths. Trailing all-NaN steps are padding.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels or a multilabel indicator matrix (classifiers);
+            targets, several columns for multi-output regression such as a
+            multi-step forecast (regressors).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @abstractmethod
     def _validate_targets(self, y, *, incremental, reset):
@@ -153,6 +187,14 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
             )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=data.dtype)
+            if target_weight is not None and not (
+                np.isfinite(sample_weight).all() and sample_weight.any()
+            ):
+                raise ValueError(
+                    "The weights of the samples (sample_weight times the class_weight of "
+                    f"their class) must be finite and not all zero; class_weight="
+                    f"{self.class_weight!r} gives {np.unique(target_weight).tolist()}."
+                )
 
         random_state = check_random_state(self.random_state)
         if first_pass:
@@ -164,6 +206,12 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
             )
         arch = self._architecture()
         check_parameters(self.weights_, arch, data.dtype)
+        if not first_pass:
+            bad = [name for name, w in self.weights_.items() if not np.isfinite(w).all()]
+            if bad:
+                raise ValueError(
+                    f"weights_ holds NaN or inf in {bad}: training cannot continue from it."
+                )
         with _blas_limits():
             self._fit_stochastic(data, lengths, Y, sample_weight, arch, incremental, random_state)
         return self
@@ -255,6 +303,8 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
         # weights at the end of the last completed epoch: what an interruption or a
         # numerical failure leaves behind
         completed = {k: v.copy() for k, v in self.weights_.items()}
+        # and the optimizer's state (moments, velocities, step) at that time
+        completed_optimizer = copy.deepcopy(self._optimizer)
         try:
             for _ in range(self.max_iter):
                 if self.shuffle:
@@ -262,9 +312,12 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
                 accumulated_loss = 0.0
                 for batch_slice in gen_batches(n_samples, batch_size):
                     idx = sample_idx[batch_slice]
+                    batch_weight = None if sample_weight is None else sample_weight[idx]
+                    if batch_weight is not None and not batch_weight.any():
+                        continue  # a batch of zero weight: no loss, nothing to learn
                     batch_loss, grads = loss_and_gradients(
                         self.weights_, arch, data[idx], lengths[idx], Y[idx], loss_name,
-                        sample_weight=None if sample_weight is None else sample_weight[idx],
+                        sample_weight=batch_weight,
                         alpha=self.alpha, dropout=self.dropout, random_state=random_state,
                     )  # fmt: skip
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
@@ -275,8 +328,7 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
                 if not np.isfinite(accumulated_loss) or not all(
                     np.isfinite(w).all() for w in params
                 ):
-                    for name, value in completed.items():
-                        np.copyto(self.weights_[name], value)
+                    self._restore(completed, completed_optimizer)
                     raise ValueError(
                         f"Solver produced non-finite parameter weights or loss in epoch "
                         f"{self.n_iter_ + 1}; the weights of the last finite epoch were kept. "
@@ -285,6 +337,7 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
                     )
                 for name, value in self.weights_.items():
                     np.copyto(completed[name], value)
+                completed_optimizer = copy.deepcopy(self._optimizer)
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / n_samples
                 self.t_ += n_samples
@@ -302,6 +355,7 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
                     if self._optimizer.trigger_stopping(msg, self.verbose):
                         break
                     self._no_improvement_count = 0
+                completed_optimizer = copy.deepcopy(self._optimizer)  # its new learning rate
                 if incremental:
                     break
                 if self.n_iter_ == self.max_iter:
@@ -312,8 +366,7 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
                         stacklevel=3,
                     )
         except KeyboardInterrupt:
-            for name, value in completed.items():
-                np.copyto(self.weights_[name], value)
+            self._restore(completed, completed_optimizer)
             warnings.warn(
                 "Training interrupted by user; the model keeps the weights of the last "
                 f"completed epoch ({self.n_iter_}).",
@@ -322,6 +375,12 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
         if early_stopping and self._best_weights is not None:
             for name, value in self._best_weights.items():
                 np.copyto(self.weights_[name], value)
+
+    def _restore(self, weights, optimizer):
+        """Go back to the weights and optimizer state of the last completed epoch."""
+        for name, value in weights.items():
+            np.copyto(self.weights_[name], value)
+        self._optimizer = optimizer
 
     def _update_no_improvement_count(self, early_stopping, validation):
         if early_stopping:
