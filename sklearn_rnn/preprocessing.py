@@ -2,9 +2,6 @@
 
 - :func:`make_windows` cuts one or several aligned series into training windows
   (``X``: past steps, ``y``: the following steps of a target) for forecasting.
-- :class:`SequenceWindows` is the transformer for the ``X`` side of a
-  :class:`~sklearn.pipeline.Pipeline`: each row of a time-ordered table becomes
-  the window of rows that ends with it.
 - :class:`SequenceScaler` standardizes each feature of 3-D, ragged or 2-D
   (univariate) sequences over their valid steps, keeping the NaN padding.
 """
@@ -15,11 +12,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, validate_params
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._sequences import _input_form, validate_sequences
 
-__all__ = ["SequenceScaler", "SequenceWindows", "make_windows"]
+__all__ = ["SequenceScaler", "make_windows"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -173,130 +170,6 @@ def make_windows(series, window, horizon=1, *, target=None, step=1):
     if horizon == 1:
         y = y[:, 0].copy()
     return X, y
-
-
-class SequenceWindows(TransformerMixin, BaseEstimator):
-    """Turn each row of a time-ordered table into the window of rows ending with it.
-
-    The ``X`` side of a forecasting :class:`~sklearn.pipeline.Pipeline`: the
-    rows of ``X`` are consecutive time steps (the columns are features), and
-    row ``i`` becomes the sequence of rows ``i - window + 1, ..., i`` — never a
-    later row. The output is 3-D ``(n_samples, window, n_features)``, the
-    multivariate sequence input of this package's estimators, one sequence per
-    row, so ``y`` stays aligned with ``X`` (a transformer cannot change
-    ``y``): make ``y[i]`` the value to forecast after row ``i``.
-
-    The first ``window - 1`` rows of each call have a shorter history. Their
-    sequences hold the rows available (``0, ..., i``) followed by NaN steps:
-    trailing all-NaN steps are padding in this package, so they are shorter
-    sequences, not missing values. Each call uses only the rows it is given:
-    ``transform(X_test)`` does not reach back into the training rows, so the
-    first rows of a test fold get the short history too. To give every window
-    its full history, cut the whole series with :func:`make_windows` first and
-    split the windows instead.
-
-    Parameters
-    ----------
-    window : int, default=10
-        Number of rows in each sequence (>= 1).
-
-    Attributes
-    ----------
-    n_features_in_ : int
-        Number of columns of ``X`` seen in :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the columns of ``X`` seen in :meth:`fit`, when it was a
-        DataFrame with string column names.
-
-    See Also
-    --------
-    make_windows : Cut a series into (input window, future target) pairs.
-
-    Notes
-    -----
-    The transformer has no ``get_feature_names_out``: its output is 3-D, and
-    its second axis is time, not features.
-
-    Because each output row depends on the rows before it, the transform is not
-    invariant to reordering or subsetting the rows (scikit-learn's
-    ``check_methods_sample_order_invariance`` and
-    ``check_methods_subset_invariance`` fail on purpose). It works with
-    :class:`~sklearn.model_selection.TimeSeriesSplit`, which keeps the order.
-
-    To standardize the features, put a
-    :class:`~sklearn.preprocessing.StandardScaler` before this transformer (each
-    row counts once) rather than a :class:`SequenceScaler` after it (each row
-    would count once per window it appears in).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_rnn.preprocessing import SequenceWindows
-    >>> X = np.arange(5.0).reshape(-1, 1)
-    >>> SequenceWindows(window=3).fit_transform(X)[:, :, 0]
-    array([[ 0., nan, nan],
-           [ 0.,  1., nan],
-           [ 0.,  1.,  2.],
-           [ 1.,  2.,  3.],
-           [ 2.,  3.,  4.]])
-    """
-
-    _parameter_constraints: dict = {"window": [Interval(Integral, 1, None, closed="left")]}
-
-    def __init__(self, window=10):
-        self.window = window
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Record the number of columns (and their names) of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Time-ordered rows.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : SequenceWindows
-            The fitted transformer.
-        """
-        validate_data(self, X, reset=True, dtype=_FLOAT_DTYPES)
-        return self
-
-    def transform(self, X):
-        """Replace each row by the window of rows that ends with it.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Time-ordered rows, with the columns seen in :meth:`fit`.
-
-        Returns
-        -------
-        X_windows : ndarray of shape (n_samples, window, n_features)
-            ``X_windows[i]`` is rows ``max(0, i - window + 1), ..., i`` of
-            ``X``, followed by NaN steps when fewer than ``window`` rows are
-            available. float32 input stays float32, anything else becomes
-            float64.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        n_samples, n_features = X.shape
-        window = self.window
-        out = np.full((n_samples, window, n_features), np.nan, dtype=X.dtype)
-        if n_samples >= window:
-            full = sliding_window_view(X, window, axis=0)  # (n - window + 1, F, window)
-            out[window - 1 :] = np.moveaxis(full, -1, 1)
-        for i in range(min(window - 1, n_samples)):
-            out[i, : i + 1] = X[: i + 1]
-        return out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
 
 
 # ---------------------------------------------------------------------------

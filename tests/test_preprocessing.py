@@ -2,15 +2,12 @@
 
 import numpy as np
 import pytest
-from sklearn.linear_model import Ridge
-from sklearn.model_selection import TimeSeriesSplit, cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.model_selection import TimeSeriesSplit
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_rnn._sequences import validate_sequences
-from sklearn_rnn.preprocessing import SequenceScaler, SequenceWindows, make_windows
+from sklearn_rnn.preprocessing import SequenceScaler, make_windows
 
 pd = pytest.importorskip("pandas")
 
@@ -19,20 +16,6 @@ pd = pytest.importorskip("pandas")
 # scikit-learn's estimator checks
 # ---------------------------------------------------------------------------
 
-# SequenceWindows maps each row to the window of rows ending with it: its output
-# depends on the order and on the set of rows by design, so the two invariance
-# checks are semantically wrong for it. SequenceScaler has no expected failure.
-_WINDOWS_EXPECTED_FAILURES = {
-    "check_methods_sample_order_invariance": "row i's window holds the rows before it",
-    "check_methods_subset_invariance": "row i's window holds the rows before it",
-}
-
-
-def _expected_failed_checks(estimator):
-    if isinstance(estimator, SequenceWindows):
-        return _WINDOWS_EXPECTED_FAILURES
-    return {}
-
 
 @parametrize_with_checks(
     [
@@ -40,9 +23,7 @@ def _expected_failed_checks(estimator):
         SequenceScaler(with_mean=False),
         SequenceScaler(with_std=False),
         SequenceScaler(with_mean=False, with_std=False),
-        SequenceWindows(window=3),
     ],
-    expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -171,96 +152,6 @@ def test_make_windows_with_time_series_split(horizon):
         assert last_train_time < y2[test].min()
         # And test inputs never see their own targets.
         assert (X[test].max(axis=1) < y2[test].min(axis=1)).all()
-
-
-# ---------------------------------------------------------------------------
-# SequenceWindows
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("window", [1, 2, 4, 9])
-def test_sequence_windows_no_future_rows(window):
-    n_samples = 7
-    # Column 0 is the row index, column 1 its negative: values identify rows.
-    X = np.column_stack([np.arange(n_samples), -np.arange(n_samples)]).astype(float)
-    out = SequenceWindows(window=window).fit_transform(X)
-    assert out.shape == (n_samples, window, 2)
-    for i in range(n_samples):
-        n_valid = min(i + 1, window)
-        first = i - n_valid + 1
-        np.testing.assert_array_equal(out[i, :n_valid], X[first : i + 1])
-        # The last valid step is the row itself; nothing after it is data.
-        assert out[i, n_valid - 1, 0] == i
-        assert np.isnan(out[i, n_valid:]).all()
-        assert np.nanmax(out[i, :, 0]) <= i
-
-
-def test_sequence_windows_padding_reads_as_shorter_sequences():
-    X = np.arange(12.0).reshape(6, 2)
-    out = SequenceWindows(window=3).fit_transform(X)
-
-    class Probe:
-        pass
-
-    data, lengths = validate_sequences(Probe(), out, reset=True)
-    np.testing.assert_array_equal(lengths, [1, 2, 3, 3, 3, 3])
-    assert data.shape == (6, 3, 2)
-
-
-def test_sequence_windows_window_one_and_dtypes():
-    X = np.random.RandomState(0).rand(5, 3).astype(np.float32)
-    original = X.copy()
-    out = SequenceWindows(window=1).fit_transform(X)
-    assert out.dtype == np.float32
-    np.testing.assert_array_equal(out[:, 0, :], X)
-    np.testing.assert_array_equal(X, original)
-    assert not np.shares_memory(out, X)
-
-
-def test_sequence_windows_feature_checks():
-    frame = pd.DataFrame({"a": np.arange(6.0), "b": np.arange(6.0)})
-    windows = SequenceWindows(window=2).fit(frame)
-    assert windows.n_features_in_ == 2
-    np.testing.assert_array_equal(windows.feature_names_in_, ["a", "b"])
-    assert not hasattr(windows, "get_feature_names_out")
-    with pytest.raises(ValueError, match="feature"):
-        windows.transform(pd.DataFrame(np.zeros((4, 3)), columns=["a", "b", "c"]))
-    with pytest.raises(ValueError, match="expecting 2 features"):
-        SequenceWindows(window=2).fit(np.zeros((6, 2))).transform(np.zeros((4, 3)))
-
-
-def test_sequence_windows_in_pipeline_with_time_series_split():
-    # A lagged regression: y[i] is the value following row i. The Pipeline
-    # windows the rows, flattens the windows (NaN padding -> 0) and fits Ridge.
-    rng = np.random.RandomState(0)
-    t = np.arange(200)
-    signal = np.sin(t / 5.0) + 0.05 * rng.randn(200)
-    X = signal[:-1, np.newaxis]
-    y = signal[1:]
-    flatten = FunctionTransformer(lambda Z: np.nan_to_num(Z.reshape(len(Z), -1)))
-    pipe = make_pipeline(SequenceWindows(window=6), flatten, Ridge(alpha=1e-3))
-    scores = cross_val_score(pipe, X, y, cv=TimeSeriesSplit(n_splits=4))
-    assert scores.shape == (4,)
-    # The first window - 1 rows of each test fold have a short history (zeros
-    # here), which costs some accuracy but never leaks future values.
-    assert scores.min() > 0.5
-
-    # Each fold's transform uses only that fold's rows, in order.
-    for train, test in TimeSeriesSplit(n_splits=4).split(X):
-        windows = SequenceWindows(window=6).fit(X[train])
-        out = windows.transform(X[test])
-        assert np.nanmin(out) >= X[test].min()
-        np.testing.assert_array_equal(out[:, -1, 0][5:], X[test][5:, 0])
-        np.testing.assert_array_equal(out[0, 0], X[test][0])
-
-
-def test_sequence_windows_then_scaler_keeps_padding():
-    X = np.arange(20.0).reshape(10, 2)
-    pipe = make_pipeline(SequenceWindows(window=3), SequenceScaler())
-    Z = pipe.fit_transform(X)
-    windows = SequenceWindows(window=3).fit_transform(X)
-    assert Z.shape == windows.shape
-    np.testing.assert_array_equal(np.isnan(Z), np.isnan(windows))
 
 
 # ---------------------------------------------------------------------------
