@@ -320,9 +320,11 @@ class SGDOptimizer(BaseOptimizer):
             update the learning rate for ``'invscaling'``.
         """
         if self.lr_schedule == "invscaling":
-            self.learning_rate = float(
-                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
-            )
+            try:
+                scale = (time_step + 1) ** self.power_t
+            except OverflowError:  # a huge power_t: the rate underflows to zero
+                scale = math.inf
+            self.learning_rate = float(float(self.learning_rate_init) / scale)
 
     def trigger_stopping(self, msg, verbose):
         """Decide whether to stop training, or to lower the learning rate.
