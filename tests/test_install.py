@@ -1,0 +1,198 @@
+"""The installed package and Numba's compile cache.
+
+- A read-only install with no writable cache location anywhere imports and fits:
+  Numba's own cache locators find no place (the package's ``__pycache__`` cannot
+  be created, nor the user cache directory), the package warns once, clearly,
+  turns caching off and compiles in memory.
+- ``SKLEARN_RNN_DISABLE_NUMBA_CACHE=1`` turns caching off where it would work:
+  nothing is written, nothing is read, no warning.
+- A cold cache (a fresh ``NUMBA_CACHE_DIR``: everything compiled and written) and
+  then a warm one (everything loaded) give bitwise the same models, and so does
+  compiling with the cache off.
+
+Each case runs in its own Python process, as it must (the cache is decided at
+import). The processes that compile from scratch run side by side.
+
+Why not chmod: tests run as root, which ignores permissions. The read-only
+install is a copy of the package whose ``__pycache__`` entries are regular files
+(so no one, root included, can create the cache directory there) and whose files
+are made read-only, with HOME and XDG_CACHE_HOME under a regular file (so no user
+cache directory can be created either). Numba then tries and fails at exactly
+the place it does in a read-only site-packages: ``os.makedirs`` of the cache
+directory raises ``OSError``, and the next locator is tried.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import sklearn_rnn
+
+HERE = Path(__file__).parent
+SCRIPT = HERE / "_reference_fit.py"
+_spec = importlib.util.spec_from_file_location("_reference_fit", SCRIPT)
+reference_fit = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(reference_fit)
+
+# one cell and one dtype keep the compilations from scratch short
+CELLS, DTYPES = "rnn", "float64"
+TIMEOUT = 1800  # a guard against a hang, far above a compilation from scratch
+
+
+def _clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "SKLEARN_RNN_"))}
+    env.pop("PYTHONPATH", None)
+    env.update(extra)
+    return env
+
+
+def _start(out, env):
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(out), CELLS, DTYPES],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=out.parent,
+    )
+
+
+def _finish(proc):
+    stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, f"the process failed:\n{stderr[-5000:]}"
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def _read_only_install(root):
+    """Copy the package to ``root/site`` as a read-only install; return its path."""
+    site = root / "site"
+    package = Path(sklearn_rnn.__file__).parent
+    shutil.copytree(package, site / "sklearn_rnn", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in [
+        site / "sklearn_rnn",
+        *(p for p in (site / "sklearn_rnn").rglob("*") if p.is_dir()),
+    ]:
+        (folder / "__pycache__").write_text("")  # no cache directory can be made here
+    for path in [*site.rglob("*"), site]:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return site
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Start the processes that compile from scratch, side by side."""
+    root = tmp_path_factory.mktemp("install")
+    blocked = root / "blocked"
+    blocked.write_text("")  # a file: nothing can be created under it
+    site = _read_only_install(root)
+    cold_cache = root / "cold_cache"
+    cold_cache.mkdir()
+    unused_cache = root / "unused_cache"
+    unused_cache.mkdir()
+    for name in ("cold", "read_only", "switch"):
+        (root / name).mkdir()
+    started = {
+        # a fresh cache directory: every kernel compiled, then written there
+        "cold": _start(root / "cold" / "out.npz", _clean_env(NUMBA_CACHE_DIR=str(cold_cache))),
+        # the read-only install, no writable place for a cache anywhere
+        "read_only": _start(
+            root / "read_only" / "out.npz",
+            _clean_env(
+                PYTHONPATH=str(site),
+                HOME=str(blocked / "home"),
+                XDG_CACHE_HOME=str(blocked / "cache"),
+            ),
+        ),
+        # the switch, where a cache would work
+        "switch": _start(
+            root / "switch" / "out.npz",
+            _clean_env(NUMBA_CACHE_DIR=str(unused_cache), SKLEARN_RNN_DISABLE_NUMBA_CACHE="1"),
+        ),
+    }
+    site_files = _files(site)
+    yield {
+        "root": root,
+        "started": started,
+        "site": site,
+        "site_files": site_files,
+        "cold_cache": cold_cache,
+        "unused_cache": unused_cache,
+    }
+    for proc in started.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    for path in [site, *site.rglob("*")]:  # let tmp_path clean up
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the fits are short
+        return reference_fit.reference_arrays(CELLS.split(","), DTYPES.split(","))
+
+
+def assert_same_models(out, reference):
+    with np.load(out) as saved:
+        saved = dict(saved)
+    assert sorted(saved) == sorted(reference)
+    for key in saved:
+        np.testing.assert_array_equal(saved[key], reference[key], err_msg=key, strict=True)
+
+
+def test_read_only_install_imports_and_fits_with_caching_off(runs, reference):
+    report = _finish(runs["started"]["read_only"])
+    # it imported the read-only copy, not the development tree
+    assert Path(report["file"]).parent == runs["site"] / "sklearn_rnn"
+    assert report["cache"] is False
+    [warning] = report["import_warnings"]
+    assert warning.startswith("RuntimeWarning: sklearn_rnn: Numba finds no writable place")
+    assert "NUMBA_CACHE_DIR" in warning  # the two ways out
+    assert "SKLEARN_RNN_DISABLE_NUMBA_CACHE=1" in warning
+    assert report["cache_hits"] == 0
+    assert report["cache_misses"] > 0  # compiled in memory
+    assert _files(runs["site"]) == runs["site_files"]  # nothing written
+    assert_same_models(runs["root"] / "read_only" / "out.npz", reference)
+
+
+def test_environment_switch_turns_caching_off_silently(runs, reference):
+    report = _finish(runs["started"]["switch"])
+    assert Path(report["file"]).resolve() == Path(sklearn_rnn.__file__).resolve()
+    assert report["cache"] is False
+    assert report["import_warnings"] == []
+    assert report["cache_hits"] == 0
+    assert report["cache_misses"] > 0
+    assert _files(runs["unused_cache"]) == []  # a writable cache directory, left alone
+    assert_same_models(runs["root"] / "switch" / "out.npz", reference)
+
+
+def test_cold_and_warm_cache_give_bitwise_identical_models(runs, reference):
+    cold = _finish(runs["started"]["cold"])
+    assert cold["cache"] is True
+    assert cold["import_warnings"] == []
+    assert cold["cache_hits"] == 0
+    assert cold["cache_misses"] > 0
+    assert any(name.endswith(".nbc") for name in _files(runs["cold_cache"]))
+    assert_same_models(runs["root"] / "cold" / "out.npz", reference)
+
+    (runs["root"] / "warm").mkdir()
+    env = _clean_env(NUMBA_CACHE_DIR=str(runs["cold_cache"]))
+    warm = _finish(_start(runs["root"] / "warm" / "out.npz", env))
+    assert warm["cache_misses"] == 0  # nothing compiled: all loaded from the cache
+    assert warm["cache_hits"] >= 3  # forward, backward, forward_infer at least
+    assert_same_models(runs["root"] / "warm" / "out.npz", reference)
