@@ -304,3 +304,47 @@ def test_empty_batch(cell):
         assert dx.shape == (3, 0, F)
         assert run_infer(cell, 0, x, lengths, params, reverse).shape == (3, 0, H)
         assert all(np.all(d == 0) for d in dparams)
+
+
+def _elementwise(mod):
+    """A jitted loop applying the cell module's tanh and sigmoid (compiled per dtype)."""
+    from numba import njit
+
+    tanh, sigmoid = mod._tanh, mod._sigmoid
+
+    @njit
+    def apply(x, out_tanh, out_sigmoid):
+        for i in range(x.size):
+            out_tanh[i] = tanh(x[i])
+            out_sigmoid[i] = sigmoid(x[i])
+
+    return apply
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_elementwise_math(cell):
+    """float32 tanh and sigmoid (plain arithmetic) are within a few ulp; NaN and inf behave."""
+    grid = np.concatenate(
+        [np.linspace(-100, 100, 20001), np.linspace(-3, 3, 20001), np.geomspace(1e-30, 50, 2000)]
+    )
+    x = np.concatenate([grid, -grid, [0.0, np.inf, -np.inf, np.nan]])
+    apply = _elementwise(CELLS[cell])
+    for dtype, rtol in [(np.float32, 4 * np.finfo(np.float32).eps), (np.float64, 1e-15)]:
+        xd = x.astype(dtype)
+        t, s = np.empty_like(xd), np.empty_like(xd)
+        apply(xd, t, s)
+        x64 = xd.astype(np.float64)
+        with np.errstate(over="ignore"):
+            ref_t, ref_s = np.tanh(x64), 1.0 / (1.0 + np.exp(-x64))
+        assert t.dtype == s.dtype == dtype
+        finite = np.isfinite(x64)
+        assert_allclose(t[finite], ref_t[finite], rtol=rtol, atol=0)
+        normal = finite & (ref_s > 1e-30)  # far below, float32 sigmoid only needs to be ~0
+        assert_allclose(s[normal], ref_s[normal], rtol=rtol, atol=0)
+        assert np.all((s[finite] >= 0) & (s[finite] <= 1))
+        assert np.all(np.abs(s[finite & ~normal]) < 1e-30)
+        assert_array_equal(t[-3:-1], [1.0, -1.0])
+        assert s[-3] == 1.0
+        assert 0.0 <= s[-2] < 1e-30
+        assert np.isnan(t[-1])
+        assert np.isnan(s[-1])

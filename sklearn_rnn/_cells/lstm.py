@@ -12,7 +12,8 @@ kernel noticing.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
 from .._config import JIT_OPTIONS
 
@@ -24,6 +25,86 @@ HAS_EXTRA = True
 _CHUNK = 64
 
 
+# -- Elementwise math ------------------------------------------------------------
+# float32 exp, tanh and sigmoid in plain arithmetic (Cephes' expf and tanhf: range
+# reduction and a polynomial, within 3 ulp), so that the gate loops vectorize:
+# PyPI's llvmlite has no vector math library, and libm's tanhf costs ~16 ns a call.
+# float64 keeps libm (``_tanh`` and ``_sigmoid`` dispatch on the type when compiled).
+# NaN stays NaN; outside [-87, 88] exp saturates, which sigmoid and tanh do anyway.
+
+_F32 = np.float32
+_ONE32, _TWO32, _HALF32 = _F32(1.0), _F32(2.0), _F32(0.5)
+_EXP_HI, _EXP_LO = _F32(88.0), _F32(-87.0)
+_LOG2E = _F32(1.44269504088896341)
+_LN2 = 0.693147180559945309417232121458  # float64: the reduction is done in float64
+_EXP_P = tuple(_F32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
+                                 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1))  # fmt: skip
+_TANH_P = tuple(_F32(c) for c in (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2,
+                                  1.33314422036e-1, -3.33332819422e-1))  # fmt: skip
+_TANH_SMALL = _F32(0.625)
+_MATH_OPTIONS = {k: JIT_OPTIONS[k] for k in ("fastmath", "error_model")}
+
+
+@intrinsic
+def _bits_as_float(typingctx, bits):
+    """Reinterpret the bits of an int32 as a float32."""
+    if bits != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
+
+    return types.float32(bits), codegen
+
+
+@njit(**JIT_OPTIONS)
+def _exp32(x):
+    x = _EXP_HI if x > _EXP_HI else x  # written so that NaN passes through
+    x = _EXP_LO if x < _EXP_LO else x
+    k = np.floor(x * _LOG2E + _HALF32)
+    # x - k ln2 in float64: exact enough, and immune to fast-math reassociation.
+    r = _F32(np.float64(x) - np.float64(k) * _LN2)
+    p0, p1, p2, p3, p4, p5 = _EXP_P
+    y = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * r * r + r + _ONE32
+    ki = np.int32(k) if k == k else np.int32(0)  # NaN would make the conversion undefined
+    return y * _bits_as_float(np.int32((ki + 127) << 23))  # y * 2**k
+
+
+@njit(**JIT_OPTIONS)
+def _tanh32(x):
+    a = abs(x)
+    big = _ONE32 - _TWO32 / (_exp32(a + a) + _ONE32)
+    big = big if x >= 0 else -big
+    z = x * x
+    t0, t1, t2, t3, t4 = _TANH_P
+    small = ((((t0 * z + t1) * z + t2) * z + t3) * z + t4) * z * x + x
+    return big if a >= _TANH_SMALL else small
+
+
+def _tanh(a):
+    """tanh: the float32 approximation above, libm's for float64."""
+    return np.tanh(a)
+
+
+@overload(_tanh, jit_options=_MATH_OPTIONS)
+def _tanh_impl(a):
+    if a == types.float32:
+        return lambda a: _tanh32(a)
+    return lambda a: np.tanh(a)
+
+
+def _sigmoid(a):
+    """The logistic function 1 / (1 + exp(-a)), in the type of a."""
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+@overload(_sigmoid, jit_options=_MATH_OPTIONS)
+def _sigmoid_impl(a):
+    if a == types.float32:
+        return lambda a: _ONE32 / (_ONE32 + _exp32(-a))
+    return lambda a: 1.0 / (1.0 + np.exp(-a))
+
+
 @njit(**JIT_OPTIONS)
 def _n_active(lengths, t):
     """Number of sequences still running at step t (``lengths`` is non-increasing)."""
@@ -31,12 +112,6 @@ def _n_active(lengths, t):
     while n > 0 and lengths[n - 1] <= t:
         n -= 1
     return n
-
-
-@njit(**JIT_OPTIONS)
-def _sigmoid(a, one):
-    # one carries the dtype: a Python float literal would promote float32 to float64.
-    return one / (one + np.exp(-a))
 
 
 @njit(**JIT_OPTIONS)
@@ -50,7 +125,6 @@ def _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gbuf, cs, train):
     n_steps, batch, n_in = x.shape
     hidden = w_hh.shape[1]
     zero = x.dtype.type(0)
-    one = x.dtype.type(1)
     bias = b_ih + b_hh
     hh = np.empty((batch, 4 * hidden), x.dtype)
     chunk = gbuf.shape[0]
@@ -88,17 +162,17 @@ def _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gbuf, cs, train):
                     hh[:n] = zero
                 for b in range(n):
                     for j in range(hidden):
-                        gi = _sigmoid(g[b, j] + bias[j] + hh[b, j], one)
+                        gi = _sigmoid(g[b, j] + bias[j] + hh[b, j])
                         k = hidden + j
-                        gf = _sigmoid(g[b, k] + bias[k] + hh[b, k], one)
+                        gf = _sigmoid(g[b, k] + bias[k] + hh[b, k])
                         k += hidden
-                        gg = np.tanh(g[b, k] + bias[k] + hh[b, k])
+                        gg = _tanh(g[b, k] + bias[k] + hh[b, k])
                         k += hidden
-                        go = _sigmoid(g[b, k] + bias[k] + hh[b, k], one)
+                        go = _sigmoid(g[b, k] + bias[k] + hh[b, k])
                         c_prev = cp[b, j] if has_prev else zero
                         ct = gf * c_prev + gi * gg
                         c[b, j] = ct
-                        h[b, j] = go * np.tanh(ct)
+                        h[b, j] = go * _tanh(ct)
                         g[b, j] = gi
                         g[b, hidden + j] = gf
                         g[b, 2 * hidden + j] = gg
@@ -212,7 +286,7 @@ def backward(
                 gf = g[b, hidden + j]
                 gg = g[b, 2 * hidden + j]
                 go = g[b, 3 * hidden + j]
-                tc = np.tanh(c[b, j])
+                tc = _tanh(c[b, j])
                 dh_t = dht[b, j] + dh[b, j]
                 dc_t = dc[b, j] + dh_t * go * (one - tc * tc)
                 c_prev = cp[b, j] if b < n_prev else zero
