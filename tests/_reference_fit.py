@@ -18,11 +18,11 @@ import warnings
 
 
 def reference_data(seed=0):
-    """Ragged sequences of lengths 2 to 9 with 3 features, labels and two targets."""
+    """192 ragged sequences of lengths 2 to 9 with 3 features, labels and two targets."""
     import numpy as np
 
     rng = np.random.RandomState(seed)
-    lengths = rng.randint(2, 10, size=48)
+    lengths = rng.randint(2, 10, size=192)
     X = [rng.normal(size=(n, 3)) for n in lengths]
     labels = np.array([int(x[:, 0].sum() > 0) + int(x[:, 1].mean() > 0.3) for x in X])
     targets = np.array([[x[-1, 0], x[:, 2].mean()] for x in X])
@@ -38,13 +38,14 @@ def reference_arrays(cells=("rnn", "lstm", "gru"), dtypes=("float64", "float32")
     X, labels, targets = reference_data()
     # every code path that could depend on the process: 2 stacked bidirectional
     # layers, dropout and shuffling drawn from random_state, mean pooling, sequences
-    # of different lengths, both solvers
+    # of different lengths, both solvers, and batches of 128 and 64 sequences, large
+    # enough to be split into shards for several threads
     common = dict(
         hidden_layer_sizes=(6, 5),
         bidirectional=True,
         dropout=0.2,
-        batch_size=16,
-        max_iter=4,
+        batch_size=128,
+        max_iter=3,
         random_state=7,
     )
     out = {}
