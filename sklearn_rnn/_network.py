@@ -17,6 +17,7 @@ import numpy as np
 
 from ._cells import ACTIVATION_CODES, CELLS
 from ._loss import loss_and_gradient
+from ._parallel import map_shards, n_shards
 
 POOLINGS = ("last", "mean", "max")
 
@@ -153,11 +154,14 @@ def _check_batch(X, lengths, arch):
     return lengths.astype(np.int64, copy=False)
 
 
-def _time_major(X, order, lengths_sorted):
-    """Sorted, trimmed, time-major copy of a batch, with zeros at padded steps."""
-    n_steps = int(lengths_sorted[0])
-    x = np.ascontiguousarray(X[order, :n_steps].transpose(1, 0, 2))
-    x[np.arange(n_steps)[:, None] >= lengths_sorted[None, :]] = 0
+def _time_major(X, rows, lengths, start=0, stop=None):
+    """Time-major copy of steps ``start:stop`` of the sequences ``rows`` of X, zero at padding.
+
+    ``rows`` are sorted by decreasing length; ``stop`` defaults to the longest.
+    """
+    stop = int(lengths[0]) if stop is None else stop
+    x = np.ascontiguousarray(X[rows, start:stop].transpose(1, 0, 2))
+    x[np.arange(start, stop)[:, None] >= lengths[None, :]] = 0
     return x
 
 
@@ -200,10 +204,19 @@ def _unpool(dpooled, lengths, arch, n_steps, argmax):
     return dout
 
 
-class _Run:
-    """One forward pass over a sorted time-major batch, with what backward needs."""
+# Parameter kinds of one recurrent pass, in the kernels' argument order.
+_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_NO_DX = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
+          np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}  # fmt: skip
 
-    def __init__(self, params, arch, x, lengths, *, training, dropout=0.0, random_state=None):
+
+class _Run:
+    """The training forward pass of one shard (a sorted time-major batch), and its backward.
+
+    ``masks`` are the dropout masks of every layer, (T, B, width), or None.
+    """
+
+    def __init__(self, params, arch, x, lengths, masks=None):
         self.arch = arch
         self.lengths = lengths
         self.x = x
@@ -215,28 +228,19 @@ class _Run:
         for layer, hidden in enumerate(arch.hidden_sizes):
             passes = []
             for suffix in arch.directions:
-                tag = f"l{layer}{suffix}"
-                weights = [params[f"rnn.{kind}_{tag}"] for kind in _KINDS]
+                weights = [params[f"rnn.{kind}_l{layer}{suffix}"] for kind in _KINDS]
                 hs = np.empty((n_steps, batch, hidden), dtype=x.dtype)
+                gates = np.empty((n_steps, batch, cell.N_GATES * hidden), dtype=x.dtype)
+                extra_shape = (n_steps, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
+                extra = np.empty(extra_shape, dtype=x.dtype)
                 reverse = suffix == "_reverse"
-                if training:
-                    gates = np.empty((n_steps, batch, cell.N_GATES * hidden), dtype=x.dtype)
-                    extra_shape = (n_steps, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
-                    extra = np.empty(extra_shape, dtype=x.dtype)
-                    cell.forward(
-                        layer_input, lengths, *weights, reverse, activation, hs, gates, extra
-                    )
-                else:
-                    gates = extra = None
-                    cell.forward_infer(layer_input, lengths, *weights, reverse, activation, hs)
+                cell.forward(layer_input, lengths, *weights, reverse, activation, hs, gates, extra)
                 passes.append((suffix, hs, gates, extra))
             out = (
                 passes[0][1] if len(passes) == 1 else np.concatenate([p[1] for p in passes], axis=2)
             )
-            mask = None
-            if training and dropout > 0:
-                keep = random_state.uniform(size=out.shape) >= dropout
-                mask = keep.astype(x.dtype) / x.dtype.type(1.0 - dropout)
+            mask = None if masks is None else masks[layer]
+            if mask is not None:
                 out = out * mask
             self.layers.append((layer_input, passes, mask))
             layer_input = out
@@ -265,7 +269,8 @@ class _Run:
                 tag = f"l{layer}{suffix}"
                 weights = [params[f"rnn.{kind}_{tag}"] for kind in _KINDS]
                 dhs = np.ascontiguousarray(dout[:, :, i * hidden : (i + 1) * hidden])
-                dx = np.empty_like(layer_input)
+                # the input of the first layer is the data: no gradient needed
+                dx = _NO_DX[layer_input.dtype] if layer == 0 else np.empty_like(layer_input)
                 dparams = [np.empty_like(w) for w in weights]
                 reverse = suffix == "_reverse"
                 cell.backward(
@@ -274,24 +279,106 @@ class _Run:
                 )  # fmt: skip
                 for kind, g in zip(_KINDS, dparams, strict=True):
                     grads[f"rnn.{kind}_{tag}"] = g
-                dinput = dx if dinput is None else dinput + dx
+                if layer > 0:
+                    dinput = dx if dinput is None else dinput + dx
             dout = dinput
         return grads
 
 
-# Parameter kinds of one recurrent pass, in the kernels' argument order.
-_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-
-def _sort_batch(X, lengths, arch):
-    lengths = _check_batch(X, lengths, arch)
+def _sort(lengths):
+    """Order of the sequences by decreasing length (stable), and the sorted lengths."""
     order = np.argsort(-lengths, kind="stable")
-    lengths_sorted = np.ascontiguousarray(lengths[order])
-    return order, lengths_sorted, _time_major(X, order, lengths_sorted)
+    return order, np.ascontiguousarray(lengths[order])
+
+
+def _shard_positions(n_sequences):
+    """Positions (in the sorted order) of each shard's sequences: interleaved, so
+    every shard is sorted and gets its share of long and short sequences."""
+    shards = n_shards(n_sequences)
+    return [np.arange(k, n_sequences, shards) for k in range(shards)]
+
+
+# -- prediction ---------------------------------------------------------------------
+
+#: Steps run at once by every layer of a one-directional network at predict time:
+#: its memory is (_PREDICT_STEPS, rows, width) per layer, whatever the length.
+_PREDICT_STEPS = 32
+#: Elements a bidirectional network's predict may hold per layer; it takes fewer
+#: sequences at a time for longer ones, so memory stays bounded whatever the length.
+_PREDICT_BUDGET = 1 << 22
+
+
+def _infer_streaming(params, arch, X, rows, lengths):
+    """Logits of one shard of a one-directional network, ``_PREDICT_STEPS`` steps at a time.
+
+    Every layer keeps only its running state; the pooling is accumulated as the
+    top layer's outputs come, so memory does not grow with the length.
+    """
+    cell = CELLS[arch.cell]
+    activation = ACTIVATION_CODES[arch.activation]
+    batch, n_steps, dtype = len(rows), int(lengths[0]), X.dtype
+    n_layers = len(arch.hidden_sizes)
+    weights = [[params[f"rnn.{kind}_l{layer}"] for kind in _KINDS] for layer in range(n_layers)]
+    states = [np.zeros((cell.N_STATES, batch, h), dtype) for h in arch.hidden_sizes]
+    top = arch.hidden_sizes[-1]
+    if arch.pooling == "mean":
+        pooled = np.zeros((batch, top), dtype)
+    elif arch.pooling == "max":
+        pooled = np.full((batch, top), -np.inf, dtype)
+    for start in range(0, n_steps, _PREDICT_STEPS):
+        stop = min(start + _PREDICT_STEPS, n_steps)
+        layer_input = _time_major(X, rows, lengths, start, stop)
+        # sequences that ended before this chunk have length 0 in it: they keep their state
+        chunk_lengths = np.clip(lengths - start, 0, stop - start)
+        for layer in range(n_layers):
+            last = layer == n_layers - 1
+            if last and arch.pooling == "last":
+                shape = (0, 0, 0)  # the final state is all that is needed
+            else:
+                shape = (stop - start, batch, arch.hidden_sizes[layer])
+            hs = np.empty(shape, dtype)
+            cell.forward_infer(layer_input, chunk_lengths, *weights[layer], False, activation,
+                               states[layer], hs)  # fmt: skip
+            layer_input = hs
+        if arch.pooling == "mean":
+            pooled += layer_input.sum(axis=0)  # zero at padding
+        elif arch.pooling == "max":
+            valid = (np.arange(stop - start)[:, None] < chunk_lengths[None, :])[:, :, None]
+            np.maximum(pooled, np.where(valid, layer_input, -np.inf).max(axis=0), out=pooled)
+    if arch.pooling == "last":
+        pooled = states[-1][0].copy()  # the state after each sequence's last step
+    elif arch.pooling == "mean":
+        pooled /= lengths[:, None].astype(dtype)
+    return pooled @ params["head.weight"].T + params["head.bias"]
+
+
+def _infer_whole(params, arch, X, rows, lengths):
+    """Logits of one shard of a bidirectional network: each layer runs over whole sequences."""
+    cell = CELLS[arch.cell]
+    activation = ACTIVATION_CODES[arch.activation]
+    batch, dtype = len(rows), X.dtype
+    n_steps = int(lengths[0])
+    layer_input = _time_major(X, rows, lengths)
+    for layer, hidden in enumerate(arch.hidden_sizes):
+        out = np.empty((n_steps, batch, 2 * hidden), dtype)
+        for i, suffix in enumerate(arch.directions):
+            weights = [params[f"rnn.{kind}_l{layer}{suffix}"] for kind in _KINDS]
+            state = np.zeros((cell.N_STATES, batch, hidden), dtype)
+            hs = np.empty((n_steps, batch, hidden), dtype)
+            cell.forward_infer(layer_input, lengths, *weights, suffix == "_reverse", activation,
+                               state, hs)  # fmt: skip
+            out[:, :, i * hidden : (i + 1) * hidden] = hs
+        layer_input = out
+    pooled, _ = _pool(layer_input, lengths, arch)
+    return pooled @ params["head.weight"].T + params["head.bias"]
 
 
 def predict_logits(params, arch, X, lengths, batch_size=1024):
     """Logits of the network for every sequence of ``X``.
+
+    Memory does not grow with the length of the sequences: a one-directional
+    network runs every layer a few steps at a time, keeping only its state; a
+    bidirectional one, which needs whole sequences, takes fewer at a time.
 
     Parameters
     ----------
@@ -303,20 +390,34 @@ def predict_logits(params, arch, X, lengths, batch_size=1024):
     lengths : ndarray of shape (n_samples,)
         Length of each sequence, in [1, n_steps].
     batch_size : int
-        Sequences run at once; bounds the memory used.
+        Most sequences run at once; bounds the memory used.
 
     Returns
     -------
     logits : ndarray of shape (n_samples, n_outputs)
     """
     check_parameters(params, arch, X.dtype)
-    _check_batch(X, lengths, arch)
+    lengths = _check_batch(X, lengths, arch)
     logits = np.empty((X.shape[0], arch.n_outputs), dtype=X.dtype)
+    if arch.bidirectional:
+        width = 2 * max(arch.hidden_sizes) + max(arch.hidden_sizes)  # output + one pass
+        batch_size = max(1, min(batch_size, _PREDICT_BUDGET // max(1, X.shape[1] * width)))
+        infer = _infer_whole
+    else:
+        infer = _infer_streaming
     for start in range(0, X.shape[0], batch_size):
-        part = slice(start, start + batch_size)
-        order, lengths_sorted, x = _sort_batch(X[part], lengths[part], arch)
-        run = _Run(params, arch, x, lengths_sorted, training=False)
-        logits[part][order] = run.logits
+        part = np.arange(start, min(start + batch_size, X.shape[0]))
+        order, lengths_sorted = _sort(lengths[part])
+        rows = part[order]
+        shards = _shard_positions(len(rows))
+        results = map_shards(
+            lambda pos, rows=rows, lengths=lengths_sorted: infer(
+                params, arch, X, rows[pos], lengths[pos]
+            ),
+            shards,
+        )
+        for pos, result in zip(shards, results, strict=True):
+            logits[rows[pos]] = result
     return logits
 
 
@@ -328,6 +429,10 @@ def loss_and_gradients(
 
     The loss is scikit-learn MLP's: the (weighted) mean data loss plus
     ``0.5 * alpha * sum ||W||^2 / sum(sample_weight)`` over weight matrices.
+
+    The batch is split into shards by its size alone, run on up to
+    ``numba.get_num_threads()`` threads, and their gradients summed in a fixed
+    order: the result does not depend on the number of threads.
 
     Parameters
     ----------
@@ -356,15 +461,46 @@ def loss_and_gradients(
         Same names, shapes and dtype as ``params``.
     """
     check_parameters(params, arch, X.dtype)
-    order, lengths_sorted, x = _sort_batch(X, lengths, arch)
+    lengths = _check_batch(X, lengths, arch)
+    order, lengths_sorted = _sort(lengths)
+    batch = len(order)
     Y = np.asarray(Y)[order]
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)[order]
-    run = _Run(
-        params, arch, x, lengths_sorted, training=True, dropout=dropout, random_state=random_state
+    masks = None
+    if dropout > 0 and batch:
+        # drawn for the whole sorted batch, layer by layer, whatever the shards
+        n_steps = int(lengths_sorted[0])
+        scale = X.dtype.type(1.0 - dropout)
+        masks = []
+        for hidden in arch.hidden_sizes:
+            shape = (n_steps, batch, hidden * len(arch.directions))
+            keep = random_state.uniform(size=shape) >= dropout
+            masks.append(keep.astype(X.dtype) / scale)
+    shards = _shard_positions(batch) if batch else []
+
+    def forward(pos):
+        lengths_k = lengths_sorted[pos]
+        x = _time_major(X, order[pos], lengths_k)
+        masks_k = None
+        if masks is not None:
+            masks_k = [m[: x.shape[0], pos] for m in masks]
+        return _Run(params, arch, x, lengths_k, masks_k)
+
+    runs = map_shards(forward, shards)
+    logits = np.empty((batch, arch.n_outputs), dtype=X.dtype)
+    for pos, run in zip(shards, runs, strict=True):
+        logits[pos] = run.logits
+    value, dlogits = loss_and_gradient(loss, logits, Y, sample_weight)
+    shard_grads = map_shards(
+        lambda k: runs[k].backward(params, dlogits[shards[k]]), range(len(shards))
     )
-    value, dlogits = loss_and_gradient(loss, run.logits, Y, sample_weight)
-    grads = run.backward(params, dlogits)
+    grads = {}
+    for name, value_ in params.items():
+        total = np.zeros_like(value_)
+        for g in shard_grads:  # in shard order, so the sum is the same on any number of threads
+            total += g[name]
+        grads[name] = total
     weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     penalty = 0.0
     for name, value_ in params.items():

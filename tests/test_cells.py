@@ -97,9 +97,13 @@ def run_forward(cell, activation, x, lengths, params, reverse):
     return hs, gates, extra
 
 
-def run_infer(cell, activation, x, lengths, params, reverse):
+def run_infer(cell, activation, x, lengths, params, reverse, state=None):
+    """hs of the inference forward from a zero state (or ``state``, updated in place)."""
+    mod = CELLS[cell]
     hs = np.full((x.shape[0], x.shape[1], H), np.nan, x.dtype)
-    CELLS[cell].forward_infer(x, lengths, *params, reverse, activation, hs)
+    if state is None:
+        state = np.zeros((mod.N_STATES, x.shape[1], H), x.dtype)
+    mod.forward_infer(x, lengths, *params, reverse, activation, state, hs)
     return hs
 
 
@@ -140,8 +144,8 @@ def random_dhs(x, lengths, seed=1):
 
 def test_module_interface():
     assert ACTIVATION_CODES == {"tanh": 0, "relu": 1, "logistic": 2}
-    shapes = {name: (mod.N_GATES, mod.HAS_EXTRA) for name, mod in CELLS.items()}
-    assert shapes == {"rnn": (1, False), "lstm": (4, True), "gru": (3, True)}
+    shapes = {name: (mod.N_GATES, mod.HAS_EXTRA, mod.N_STATES) for name, mod in CELLS.items()}
+    assert shapes == {"rnn": (1, False, 1), "lstm": (4, True, 2), "gru": (3, True, 1)}
     for mod in CELLS.values():
         for kernel in ("forward", "forward_infer", "backward"):
             assert callable(getattr(mod, kernel))

@@ -22,10 +22,14 @@ from .._config import JIT_OPTIONS
 
 N_GATES = 3
 HAS_EXTRA = True
+N_STATES = 1
 
-# Steps whose input projection ``forward_infer`` computes at once: bounds its
-# scratch to (_CHUNK, B, 3H) whatever the sequence length.
+# Steps whose input projection is computed at once (one product): bounds that
+# scratch to (_CHUNK, B, G) whatever the sequence length.
 _CHUNK = 64
+
+# Input widths up to which the input projection is done by plain loops, not BLAS.
+_SMALL_K = 8
 
 
 # -- Elementwise math ------------------------------------------------------------
@@ -118,81 +122,36 @@ def _n_active(lengths, t):
 
 
 @njit(**JIT_OPTIONS)
-def _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gbuf, ebuf, train):
-    """Run the pass, projecting the input ``gbuf.shape[0]`` steps at a time into ``gbuf``.
+def _project(x, w_ih, bias, t_lo, m, out):
+    """``out[:m] = x[t_lo : t_lo + m] @ w_ih.T + bias``: the input projection of m steps.
 
-    Training (``train=True``) passes ``gbuf = gates`` (one chunk of all T steps,
-    kept) and ``ebuf = extra`` (T, B, H). Inference passes a small reused ``gbuf``
-    and ``ebuf`` (1, B, H), overwritten at every step.
+    A product with K = F <= _SMALL_K is mostly overhead in BLAS (and K = 1 is a
+    rank-one update): plain loops that vectorize over the gate units do better.
+    Padded rows get whatever x holds there, and are never read.
     """
-    n_steps, batch, n_in = x.shape
-    hidden = w_hh.shape[1]
-    zero = x.dtype.type(0)
-    # Biases added to the input projection: both for r and z, b_in only for n
-    # (b_hn is added before the product with r).
-    bias = b_ih.copy()
-    bias[: 2 * hidden] += b_hh[: 2 * hidden]
-    hh = np.empty((batch, 3 * hidden), x.dtype)
-    chunk = gbuf.shape[0]
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        m = s1 - s0
-        # Input projection of the whole chunk: one product. Padded rows get
-        # whatever x holds there, and are never read.
-        np.dot(
-            x[t_lo : t_lo + m].reshape(m * batch, n_in),
-            w_ih.T,
-            gbuf[:m].reshape(m * batch, 3 * hidden),
-        )
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            tp = t + 1 if reverse else t - 1  # the step before t in the pass
-            has_prev = 0 <= tp < n_steps
-            n = _n_active(lengths, t)
-            g = gbuf[t - t_lo]
-            h = hs[t]
-            hp = hs[min(max(tp, 0), n_steps - 1)]  # only read if has_prev
-            e = ebuf[t] if train else ebuf[0]
-            if n > 0:
-                # hs is zero at padded steps, so for reverse=True a sequence
-                # starts from a zero state at its own last step.
-                if has_prev:
-                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
-                else:
-                    hh[:n] = zero
-                for b in range(n):
-                    for j in range(hidden):
-                        gr = _sigmoid(g[b, j] + bias[j] + hh[b, j])
-                        k = hidden + j
-                        gz = _sigmoid(g[b, k] + bias[k] + hh[b, k])
-                        k += hidden
-                        hn = hh[b, k] + b_hh[k]
-                        gn = _tanh(g[b, k] + bias[k] + gr * hn)
-                        h_prev = hp[b, j] if has_prev else zero
-                        h[b, j] = gn + gz * (h_prev - gn)  # = (1 - z) n + z h_prev
-                        g[b, j] = gr
-                        g[b, hidden + j] = gz
-                        g[b, 2 * hidden + j] = gn
-                        e[b, j] = hn
-            h[n:] = zero
-            g[n:] = zero
-            e[n:] = zero
-
-
-@njit(**JIT_OPTIONS)
-def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
-    """Training forward: writes ``hs``, ``gates`` (r, z, n) and ``extra`` (W_hn h + b_hn)."""
-    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gates, extra, True)
-
-
-@njit(**JIT_OPTIONS)
-def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs):
-    """Inference forward: writes ``hs`` only."""
-    n_steps, batch = x.shape[0], x.shape[1]
-    gbuf = np.empty((min(n_steps, _CHUNK), batch, w_hh.shape[0]), x.dtype)
-    ebuf = np.empty((1, batch, w_hh.shape[1]), x.dtype)
-    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gbuf, ebuf, False)
+    batch, n_in = x.shape[1], x.shape[2]
+    n_gates = w_ih.shape[0]
+    rows = m * batch
+    xf = x[t_lo : t_lo + m].reshape(rows, n_in)
+    of = out[:m].reshape(rows, n_gates)
+    if n_in <= _SMALL_K:
+        w_t = np.ascontiguousarray(w_ih.T)  # (F, G): contiguous over the gate units
+        for r in range(rows):
+            o = of[r]
+            xr = xf[r]
+            for j in range(n_gates):
+                o[j] = bias[j]
+            for f in range(n_in):
+                xv = xr[f]
+                wf = w_t[f]
+                for j in range(n_gates):
+                    o[j] += xv * wf[j]
+    else:
+        np.dot(xf, w_ih.T, of)
+        for r in range(rows):
+            o = of[r]
+            for j in range(n_gates):
+                o[j] += bias[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -201,8 +160,9 @@ def _column_sums(d, out):
     out[:] = 0
     rows = d.reshape(d.shape[0] * d.shape[1], d.shape[2])
     for r in range(rows.shape[0]):
+        row = rows[r]
         for j in range(rows.shape[1]):
-            out[j] += rows[r, j]
+            out[j] += row[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -230,7 +190,7 @@ def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
 
 @njit(**JIT_OPTIONS)
 def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
-    """dW_ih, db_ih and dx from the input-side gate gradients (zero at padding)."""
+    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients."""
     n_steps, batch, n_in = x.shape
     n_gates = dg.shape[2]
     rows = n_steps * batch
@@ -246,9 +206,131 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
             xz[t, :n] = x[t, :n]
         np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
     _column_sums(dg, db_ih)
+    if dx.size == 0:
+        return  # nothing to write, or the caller does not need dx (a first layer)
     np.dot(dgf, w_ih, dx.reshape(rows, n_in))
     for t in range(n_steps):
         dx[t, _n_active(lengths, t) :] = 0
+
+
+@njit(**JIT_OPTIONS)
+def _cell_train(gx, hh, b_hn, h_prev, h, g, e):
+    """One step of one sequence: gx its input pre-activations (b_ir + b_hr and b_iz +
+    b_hz included, b_in too), hh = W_h* h_{t-1} (3H)."""
+    hidden = h.shape[0]
+    for j in range(hidden):
+        gr = _sigmoid(gx[j] + hh[j])
+        gz = _sigmoid(gx[hidden + j] + hh[hidden + j])
+        hn = hh[2 * hidden + j] + b_hn[j]
+        gn = _tanh(gx[2 * hidden + j] + gr * hn)
+        h[j] = gn + gz * (h_prev[j] - gn)  # = (1 - z) n + z h_prev
+        g[j] = gr
+        g[hidden + j] = gz
+        g[2 * hidden + j] = gn
+        e[j] = hn
+
+
+@njit(**JIT_OPTIONS)
+def _cell_infer(gx, hh, b_hn, h):
+    """One step of one sequence, updating its state h in place."""
+    hidden = h.shape[0]
+    for j in range(hidden):
+        gr = _sigmoid(gx[j] + hh[j])
+        gz = _sigmoid(gx[hidden + j] + hh[hidden + j])
+        gn = _tanh(gx[2 * hidden + j] + gr * (hh[2 * hidden + j] + b_hn[j]))
+        h[j] = gn + gz * (h[j] - gn)
+
+
+@njit(**JIT_OPTIONS)
+def _input_bias(b_ih, b_hh, hidden):
+    """Biases added to the input projection: both for r and z, b_in only for n
+    (b_hn is added before the product with r)."""
+    bias = b_ih.copy()
+    bias[: 2 * hidden] += b_hh[: 2 * hidden]
+    return bias
+
+
+@njit(**JIT_OPTIONS)
+def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
+    """Training forward: writes ``hs``, ``gates`` (r, z, n) and ``extra`` (W_hn h + b_hn)."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    bias = _input_bias(b_ih, b_hh, hidden)
+    b_hn = b_hh[2 * hidden :]
+    chunk = max(1, min(n_steps, _CHUNK))
+    gbuf = np.empty((chunk, batch, 3 * hidden), x.dtype)  # input projections of a chunk
+    hh = np.empty((batch, 3 * hidden), x.dtype)
+    zeros = np.zeros(3 * hidden, x.dtype)  # hh and h_{t-1} of a sequence's first step
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = n_steps - s1 if reverse else s0
+        _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+        for s in range(s0, s1):
+            t = n_steps - 1 - s if reverse else s
+            tp = t + 1 if reverse else t - 1  # the step before t in the pass
+            n = _n_active(lengths, t)
+            gx, h, g, e = gbuf[t - t_lo], hs[t], gates[t], extra[t]
+            if 0 <= tp < n_steps:
+                # hs is zero at padded steps, so for reverse=True a sequence
+                # starts from a zero state at its own last step.
+                if n > 0:
+                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
+                hp = hs[tp]
+                for b in range(n):
+                    _cell_train(gx[b], hh[b], b_hn, hp[b], h[b], g[b], e[b])
+            else:
+                for b in range(n):
+                    _cell_train(gx[b], zeros, b_hn, zeros, h[b], g[b], e[b])
+            h[n:] = 0
+            g[n:] = 0
+            e[n:] = 0
+
+
+@njit(**JIT_OPTIONS)
+def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs):
+    """Inference forward from ``state`` (h), left as the final state; writes ``hs``."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    bias = _input_bias(b_ih, b_hh, hidden)
+    b_hn = b_hh[2 * hidden :]
+    chunk = max(1, min(n_steps, _CHUNK))
+    gbuf = np.empty((chunk, batch, 3 * hidden), x.dtype)
+    hh = np.empty((batch, 3 * hidden), x.dtype)
+    h = state[0]
+    keep = hs.shape[0] > 0
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = n_steps - s1 if reverse else s0
+        _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+        for s in range(s0, s1):
+            t = n_steps - 1 - s if reverse else s
+            n = _n_active(lengths, t)
+            gx = gbuf[t - t_lo]
+            if n > 0:
+                np.dot(h[:n], w_hh.T, hh[:n])
+            for b in range(n):
+                _cell_infer(gx[b], hh[b], b_hn, h[b])
+            if keep:
+                hs[t, :n] = h[:n]
+                hs[t, n:] = 0
+
+
+@njit(**JIT_OPTIONS)
+def _cell_back(g, e, h_prev, dht, dh, d, dn, dh_direct):
+    """Gate gradients of one step of one sequence (d: hidden side, dn: input-side n)."""
+    hidden = e.shape[0]
+    one = e.dtype.type(1)
+    for j in range(hidden):
+        gr = g[j]
+        gz = g[hidden + j]
+        gn = g[2 * hidden + j]
+        dh_t = dht[j] + dh[j]
+        dpn = dh_t * (one - gz) * (one - gn * gn)
+        d[j] = dpn * e[j] * gr * (one - gr)
+        d[hidden + j] = dh_t * (h_prev[j] - gn) * gz * (one - gz)
+        d[2 * hidden + j] = dpn * gr
+        dn[j] = dpn
+        dh_direct[j] = dh_t * gz
 
 
 @njit(**JIT_OPTIONS)
@@ -259,8 +341,6 @@ def backward(
     """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    zero = x.dtype.type(0)
-    one = x.dtype.type(1)
     # Hidden-side pre-activation gradients (r, z, r ⊙ dn); the input-side n block
     # (dn) is kept apart in dn_in and swapped in after dW_hh is computed.
     dg = np.zeros((n_steps, batch, 3 * hidden), x.dtype)
@@ -270,42 +350,31 @@ def backward(
     # becomes active; reversed, they belong to ended sequences.
     dh = np.zeros((batch, hidden), x.dtype)
     dh_direct = np.empty((batch, hidden), x.dtype)  # z ⊙ dh_t, the path that skips W_hh
+    zeros = np.zeros(hidden, x.dtype)
     for s in range(n_steps):
         t = s if reverse else n_steps - 1 - s
         tp = t + 1 if reverse else t - 1
         has_prev = 0 <= tp < n_steps
         n = _n_active(lengths, t)
-        n_prev = _n_active(lengths, tp) if has_prev else 0  # sequences with an h_{t-1}
-        g = gates[t]
-        e = extra[t]
-        hp = hs[min(max(tp, 0), n_steps - 1)]
-        d = dg[t]
-        dn = dn_in[t]
-        dht = dhs[t]
+        g, e, d, dn, dht = gates[t], extra[t], dg[t], dn_in[t], dhs[t]
+        # h_{t-1} is zero where a reversed sequence starts (hs is zero at padding).
+        hp = hs[tp] if has_prev else hs[t]
         for b in range(n):
-            for j in range(hidden):
-                gr = g[b, j]
-                gz = g[b, hidden + j]
-                gn = g[b, 2 * hidden + j]
-                h_prev = hp[b, j] if b < n_prev else zero
-                dh_t = dht[b, j] + dh[b, j]
-                dpn = dh_t * (one - gz) * (one - gn * gn)
-                d[b, j] = dpn * e[b, j] * gr * (one - gr)
-                d[b, hidden + j] = dh_t * (h_prev - gn) * gz * (one - gz)
-                d[b, 2 * hidden + j] = dpn * gr
-                dn[b, j] = dpn
-                dh_direct[b, j] = dh_t * gz
+            h_prev = hp[b] if has_prev else zeros
+            _cell_back(g[b], e[b], h_prev, dht[b], dh[b], d[b], dn[b], dh_direct[b])
         if n > 0 and has_prev:
             np.dot(d[:n], w_hh, dh[:n])
             for b in range(n):
+                dhb, ddb = dh[b], dh_direct[b]
                 for j in range(hidden):
-                    dh[b, j] += dh_direct[b, j]
+                    dhb[j] += ddb[j]
     _hidden_grads(hs, reverse, dg, dw_hh, db_hh)
     # Now the input side: the n block of the pre-activation gradient is dn itself.
     for t in range(n_steps):
         d = dg[t]
         dn = dn_in[t]
         for b in range(_n_active(lengths, t)):
+            db, dnb = d[b], dn[b]
             for j in range(hidden):
-                d[b, 2 * hidden + j] = dn[b, j]
+                db[2 * hidden + j] = dnb[j]
     _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih)

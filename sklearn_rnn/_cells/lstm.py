@@ -19,10 +19,14 @@ from .._config import JIT_OPTIONS
 
 N_GATES = 4
 HAS_EXTRA = True
+N_STATES = 2
 
-# Steps whose input projection ``forward_infer`` computes at once: bounds its
-# scratch to (_CHUNK, B, 4H) whatever the sequence length.
+# Steps whose input projection is computed at once (one product): bounds that
+# scratch to (_CHUNK, B, G) whatever the sequence length.
 _CHUNK = 64
+
+# Input widths up to which the input projection is done by plain loops, not BLAS.
+_SMALL_K = 8
 
 
 # -- Elementwise math ------------------------------------------------------------
@@ -115,86 +119,36 @@ def _n_active(lengths, t):
 
 
 @njit(**JIT_OPTIONS)
-def _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gbuf, cs, train):
-    """Run the pass, projecting the input ``gbuf.shape[0]`` steps at a time into ``gbuf``.
+def _project(x, w_ih, bias, t_lo, m, out):
+    """``out[:m] = x[t_lo : t_lo + m] @ w_ih.T + bias``: the input projection of m steps.
 
-    Training (``train=True``) passes ``gbuf = gates`` (one chunk of all T steps,
-    kept) and ``cs = extra`` (T, B, H), where c_t is kept. Inference passes a small
-    reused ``gbuf`` and ``cs`` (1, B, H), zeros: the running state, updated in place.
+    A product with K = F <= _SMALL_K is mostly overhead in BLAS (and K = 1 is a
+    rank-one update): plain loops that vectorize over the gate units do better.
+    Padded rows get whatever x holds there, and are never read.
     """
-    n_steps, batch, n_in = x.shape
-    hidden = w_hh.shape[1]
-    zero = x.dtype.type(0)
-    bias = b_ih + b_hh
-    hh = np.empty((batch, 4 * hidden), x.dtype)
-    chunk = gbuf.shape[0]
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        m = s1 - s0
-        # Input projection of the whole chunk: one product. Padded rows get
-        # whatever x holds there, and are never read.
-        np.dot(
-            x[t_lo : t_lo + m].reshape(m * batch, n_in),
-            w_ih.T,
-            gbuf[:m].reshape(m * batch, 4 * hidden),
-        )
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            tp = t + 1 if reverse else t - 1  # the step before t in the pass
-            has_prev = 0 <= tp < n_steps
-            n = _n_active(lengths, t)
-            g = gbuf[t - t_lo]
-            h = hs[t]
-            if train:
-                c = cs[t]
-                cp = cs[min(max(tp, 0), n_steps - 1)]  # only read if has_prev
-            else:
-                c = cs[0]  # in place: each element reads c_{t-1} before writing c_t
-                cp = cs[0]
-            if n > 0:
-                # hs and extra are zero at padded steps (and the inference state
-                # is zero until a sequence starts), so for reverse=True a
-                # sequence starts from a zero state at its own last step.
-                if has_prev:
-                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
-                else:
-                    hh[:n] = zero
-                for b in range(n):
-                    for j in range(hidden):
-                        gi = _sigmoid(g[b, j] + bias[j] + hh[b, j])
-                        k = hidden + j
-                        gf = _sigmoid(g[b, k] + bias[k] + hh[b, k])
-                        k += hidden
-                        gg = _tanh(g[b, k] + bias[k] + hh[b, k])
-                        k += hidden
-                        go = _sigmoid(g[b, k] + bias[k] + hh[b, k])
-                        c_prev = cp[b, j] if has_prev else zero
-                        ct = gf * c_prev + gi * gg
-                        c[b, j] = ct
-                        h[b, j] = go * _tanh(ct)
-                        g[b, j] = gi
-                        g[b, hidden + j] = gf
-                        g[b, 2 * hidden + j] = gg
-                        g[b, 3 * hidden + j] = go
-            h[n:] = zero
-            g[n:] = zero
-            c[n:] = zero
-
-
-@njit(**JIT_OPTIONS)
-def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
-    """Training forward: writes ``hs``, ``gates`` (i, f, g, o) and ``extra`` (c_t)."""
-    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gates, extra, True)
-
-
-@njit(**JIT_OPTIONS)
-def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs):
-    """Inference forward: writes ``hs`` only."""
-    n_steps, batch = x.shape[0], x.shape[1]
-    gbuf = np.empty((min(n_steps, _CHUNK), batch, w_hh.shape[0]), x.dtype)
-    cs = np.zeros((1, batch, w_hh.shape[1]), x.dtype)
-    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, hs, gbuf, cs, False)
+    batch, n_in = x.shape[1], x.shape[2]
+    n_gates = w_ih.shape[0]
+    rows = m * batch
+    xf = x[t_lo : t_lo + m].reshape(rows, n_in)
+    of = out[:m].reshape(rows, n_gates)
+    if n_in <= _SMALL_K:
+        w_t = np.ascontiguousarray(w_ih.T)  # (F, G): contiguous over the gate units
+        for r in range(rows):
+            o = of[r]
+            xr = xf[r]
+            for j in range(n_gates):
+                o[j] = bias[j]
+            for f in range(n_in):
+                xv = xr[f]
+                wf = w_t[f]
+                for j in range(n_gates):
+                    o[j] += xv * wf[j]
+    else:
+        np.dot(xf, w_ih.T, of)
+        for r in range(rows):
+            o = of[r]
+            for j in range(n_gates):
+                o[j] += bias[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -203,8 +157,9 @@ def _column_sums(d, out):
     out[:] = 0
     rows = d.reshape(d.shape[0] * d.shape[1], d.shape[2])
     for r in range(rows.shape[0]):
+        row = rows[r]
         for j in range(rows.shape[1]):
-            out[j] += rows[r, j]
+            out[j] += row[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -232,7 +187,7 @@ def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
 
 @njit(**JIT_OPTIONS)
 def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
-    """dW_ih, db_ih and dx from the input-side gate gradients (zero at padding)."""
+    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients."""
     n_steps, batch, n_in = x.shape
     n_gates = dg.shape[2]
     rows = n_steps * batch
@@ -248,9 +203,126 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
             xz[t, :n] = x[t, :n]
         np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
     _column_sums(dg, db_ih)
+    if dx.size == 0:
+        return  # nothing to write, or the caller does not need dx (a first layer)
     np.dot(dgf, w_ih, dx.reshape(rows, n_in))
     for t in range(n_steps):
         dx[t, _n_active(lengths, t) :] = 0
+
+
+@njit(**JIT_OPTIONS)
+def _cell_train(gx, hh, c_prev, c, h, g):
+    """One step of one sequence: gx, hh its input and hidden pre-activations (4H)."""
+    hidden = c.shape[0]
+    for j in range(hidden):
+        gi = _sigmoid(gx[j] + hh[j])
+        gf = _sigmoid(gx[hidden + j] + hh[hidden + j])
+        gg = _tanh(gx[2 * hidden + j] + hh[2 * hidden + j])
+        go = _sigmoid(gx[3 * hidden + j] + hh[3 * hidden + j])
+        ct = gf * c_prev[j] + gi * gg
+        c[j] = ct
+        h[j] = go * _tanh(ct)
+        g[j] = gi
+        g[hidden + j] = gf
+        g[2 * hidden + j] = gg
+        g[3 * hidden + j] = go
+
+
+@njit(**JIT_OPTIONS)
+def _cell_infer(gx, hh, c, h):
+    """One step of one sequence, updating its state (c, h) in place."""
+    hidden = c.shape[0]
+    for j in range(hidden):
+        gi = _sigmoid(gx[j] + hh[j])
+        gf = _sigmoid(gx[hidden + j] + hh[hidden + j])
+        gg = _tanh(gx[2 * hidden + j] + hh[2 * hidden + j])
+        go = _sigmoid(gx[3 * hidden + j] + hh[3 * hidden + j])
+        ct = gf * c[j] + gi * gg
+        c[j] = ct
+        h[j] = go * _tanh(ct)
+
+
+@njit(**JIT_OPTIONS)
+def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
+    """Training forward: writes ``hs``, ``gates`` (i, f, g, o) and ``extra`` (c_t)."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    bias = b_ih + b_hh
+    chunk = max(1, min(n_steps, _CHUNK))
+    gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)  # input projections of a chunk
+    hh = np.empty((batch, 4 * hidden), x.dtype)
+    zeros = np.zeros(4 * hidden, x.dtype)  # hh and c_{t-1} of a sequence's first step
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = n_steps - s1 if reverse else s0
+        _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+        for s in range(s0, s1):
+            t = n_steps - 1 - s if reverse else s
+            tp = t + 1 if reverse else t - 1  # the step before t in the pass
+            n = _n_active(lengths, t)
+            gx, h, c, g = gbuf[t - t_lo], hs[t], extra[t], gates[t]
+            if 0 <= tp < n_steps:
+                # hs and extra are zero at padded steps, so for reverse=True a
+                # sequence starts from a zero state at its own last step.
+                if n > 0:
+                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
+                cp = extra[tp]
+                for b in range(n):
+                    _cell_train(gx[b], hh[b], cp[b], c[b], h[b], g[b])
+            else:
+                for b in range(n):
+                    _cell_train(gx[b], zeros, zeros, c[b], h[b], g[b])
+            h[n:] = 0
+            g[n:] = 0
+            c[n:] = 0
+
+
+@njit(**JIT_OPTIONS)
+def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs):
+    """Inference forward from ``state`` (h, c), left as the final state; writes ``hs``."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    bias = b_ih + b_hh
+    chunk = max(1, min(n_steps, _CHUNK))
+    gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)
+    hh = np.empty((batch, 4 * hidden), x.dtype)
+    h, c = state[0], state[1]
+    keep = hs.shape[0] > 0
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = n_steps - s1 if reverse else s0
+        _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+        for s in range(s0, s1):
+            t = n_steps - 1 - s if reverse else s
+            n = _n_active(lengths, t)
+            gx = gbuf[t - t_lo]
+            if n > 0:
+                np.dot(h[:n], w_hh.T, hh[:n])
+            for b in range(n):
+                _cell_infer(gx[b], hh[b], c[b], h[b])
+            if keep:
+                hs[t, :n] = h[:n]
+                hs[t, n:] = 0
+
+
+@njit(**JIT_OPTIONS)
+def _cell_back(g, c, c_prev, dht, dh, dc, d):
+    """Gate gradients of one step of one sequence; updates dc to the previous step's."""
+    hidden = c.shape[0]
+    one = c.dtype.type(1)
+    for j in range(hidden):
+        gi = g[j]
+        gf = g[hidden + j]
+        gg = g[2 * hidden + j]
+        go = g[3 * hidden + j]
+        tc = _tanh(c[j])
+        dh_t = dht[j] + dh[j]
+        dc_t = dc[j] + dh_t * go * (one - tc * tc)
+        d[j] = dc_t * gg * gi * (one - gi)
+        d[hidden + j] = dc_t * c_prev[j] * gf * (one - gf)
+        d[2 * hidden + j] = dc_t * gi * (one - gg * gg)
+        d[3 * hidden + j] = dh_t * tc * go * (one - go)
+        dc[j] = dc_t * gf
 
 
 @njit(**JIT_OPTIONS)
@@ -261,40 +333,23 @@ def backward(
     """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    zero = x.dtype.type(0)
-    one = x.dtype.type(1)
     dg = np.zeros((n_steps, batch, 4 * hidden), x.dtype)  # pre-activation gradients
     # Gradients reaching h_t and c_t from later in the pass. Rows >= n are never
     # written at step t: for the forward direction they stay zero until their
     # sequence becomes active; reversed, they belong to ended sequences.
     dh = np.zeros((batch, hidden), x.dtype)
     dc = np.zeros((batch, hidden), x.dtype)
+    zeros = np.zeros(hidden, x.dtype)
     for s in range(n_steps):
         t = s if reverse else n_steps - 1 - s
         tp = t + 1 if reverse else t - 1
         has_prev = 0 <= tp < n_steps
         n = _n_active(lengths, t)
-        n_prev = _n_active(lengths, tp) if has_prev else 0  # sequences with a c_{t-1}
-        g = gates[t]
-        c = extra[t]
-        cp = extra[min(max(tp, 0), n_steps - 1)]
-        d = dg[t]
-        dht = dhs[t]
+        g, c, d, dht = gates[t], extra[t], dg[t], dhs[t]
+        # c_{t-1} is zero where a reversed sequence starts (extra is zero at padding).
+        cp = extra[tp] if has_prev else extra[t]
         for b in range(n):
-            for j in range(hidden):
-                gi = g[b, j]
-                gf = g[b, hidden + j]
-                gg = g[b, 2 * hidden + j]
-                go = g[b, 3 * hidden + j]
-                tc = _tanh(c[b, j])
-                dh_t = dht[b, j] + dh[b, j]
-                dc_t = dc[b, j] + dh_t * go * (one - tc * tc)
-                c_prev = cp[b, j] if b < n_prev else zero
-                d[b, j] = dc_t * gg * gi * (one - gi)
-                d[b, hidden + j] = dc_t * c_prev * gf * (one - gf)
-                d[b, 2 * hidden + j] = dc_t * gi * (one - gg * gg)
-                d[b, 3 * hidden + j] = dh_t * tc * go * (one - go)
-                dc[b, j] = dc_t * gf
+            _cell_back(g[b], c[b], cp[b] if has_prev else zeros, dht[b], dh[b], dc[b], d[b])
         if n > 0 and has_prev:
             np.dot(d[:n], w_hh, dh[:n])
     _hidden_grads(hs, reverse, dg, dw_hh, db_hh)

@@ -17,10 +17,14 @@ from .._config import JIT_OPTIONS
 
 N_GATES = 1
 HAS_EXTRA = False
+N_STATES = 1
 
-# Steps whose input projection ``forward_infer`` computes at once: bounds its
-# scratch to (_CHUNK, B, H) whatever the sequence length.
+# Steps whose input projection is computed at once (one product): bounds that
+# scratch to (_CHUNK, B, G) whatever the sequence length.
 _CHUNK = 64
+
+# Input widths up to which the input projection is done by plain loops, not BLAS.
+_SMALL_K = 8
 
 
 # -- Elementwise math ------------------------------------------------------------
@@ -113,84 +117,36 @@ def _n_active(lengths, t):
 
 
 @njit(**JIT_OPTIONS)
-def _activate(a, activation, zero, one):
-    # zero and one carry the dtype: a Python float literal would promote float32 to float64.
-    if activation == 0:
-        return _tanh(a)
-    if activation == 1:
-        return a if a > zero else zero
-    return _sigmoid(a)
+def _project(x, w_ih, bias, t_lo, m, out):
+    """``out[:m] = x[t_lo : t_lo + m] @ w_ih.T + bias``: the input projection of m steps.
 
-
-@njit(**JIT_OPTIONS)
-def _activate_grad(y, activation, zero, one):
-    """Derivative of the activation, from its output y."""
-    if activation == 0:
-        return one - y * y
-    if activation == 1:
-        return one if y > zero else zero  # PyTorch's convention: 0 at the kink
-    return y * (one - y)
-
-
-@njit(**JIT_OPTIONS)
-def _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gbuf):
-    """Run the pass, projecting the input ``gbuf.shape[0]`` steps at a time into ``gbuf``.
-
-    Training passes ``gbuf = gates`` (one chunk of all T steps, kept); inference
-    passes a small buffer that is reused from chunk to chunk.
+    A product with K = F <= _SMALL_K is mostly overhead in BLAS (and K = 1 is a
+    rank-one update): plain loops that vectorize over the gate units do better.
+    Padded rows get whatever x holds there, and are never read.
     """
-    n_steps, batch, n_in = x.shape
-    hidden = w_hh.shape[1]
-    zero = x.dtype.type(0)
-    one = x.dtype.type(1)
-    bias = b_ih + b_hh
-    hh = np.empty((batch, hidden), x.dtype)
-    chunk = gbuf.shape[0]
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        m = s1 - s0
-        # Input projection of the whole chunk: one product. Padded rows get
-        # whatever x holds there, and are never read.
-        np.dot(
-            x[t_lo : t_lo + m].reshape(m * batch, n_in),
-            w_ih.T,
-            gbuf[:m].reshape(m * batch, hidden),
-        )
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            tp = t + 1 if reverse else t - 1  # the step before t in the pass
-            n = _n_active(lengths, t)
-            g = gbuf[t - t_lo]
-            h = hs[t]
-            if n > 0:
-                # hs is zero at padded steps, so for reverse=True a sequence
-                # starts from a zero state at its own last step.
-                if 0 <= tp < n_steps:
-                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
-                else:
-                    hh[:n] = zero
-                for b in range(n):
-                    for j in range(hidden):
-                        y = _activate(g[b, j] + bias[j] + hh[b, j], activation, zero, one)
-                        g[b, j] = y
-                        h[b, j] = y
-            h[n:] = zero
-            g[n:] = zero
-
-
-@njit(**JIT_OPTIONS)
-def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
-    """Training forward: writes ``hs`` and ``gates`` (the post-activation h_t)."""
-    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates)
-
-
-@njit(**JIT_OPTIONS)
-def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs):
-    """Inference forward: writes ``hs`` only."""
-    n_steps, batch = x.shape[0], x.shape[1]
-    gbuf = np.empty((min(n_steps, _CHUNK), batch, w_hh.shape[0]), x.dtype)
-    _forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gbuf)
+    batch, n_in = x.shape[1], x.shape[2]
+    n_gates = w_ih.shape[0]
+    rows = m * batch
+    xf = x[t_lo : t_lo + m].reshape(rows, n_in)
+    of = out[:m].reshape(rows, n_gates)
+    if n_in <= _SMALL_K:
+        w_t = np.ascontiguousarray(w_ih.T)  # (F, G): contiguous over the gate units
+        for r in range(rows):
+            o = of[r]
+            xr = xf[r]
+            for j in range(n_gates):
+                o[j] = bias[j]
+            for f in range(n_in):
+                xv = xr[f]
+                wf = w_t[f]
+                for j in range(n_gates):
+                    o[j] += xv * wf[j]
+    else:
+        np.dot(xf, w_ih.T, of)
+        for r in range(rows):
+            o = of[r]
+            for j in range(n_gates):
+                o[j] += bias[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -199,8 +155,9 @@ def _column_sums(d, out):
     out[:] = 0
     rows = d.reshape(d.shape[0] * d.shape[1], d.shape[2])
     for r in range(rows.shape[0]):
+        row = rows[r]
         for j in range(rows.shape[1]):
-            out[j] += rows[r, j]
+            out[j] += row[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -228,7 +185,7 @@ def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
 
 @njit(**JIT_OPTIONS)
 def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
-    """dW_ih, db_ih and dx from the input-side gate gradients (zero at padding)."""
+    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients."""
     n_steps, batch, n_in = x.shape
     n_gates = dg.shape[2]
     rows = n_steps * batch
@@ -244,9 +201,112 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
             xz[t, :n] = x[t, :n]
         np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
     _column_sums(dg, db_ih)
+    if dx.size == 0:
+        return  # nothing to write, or the caller does not need dx (a first layer)
     np.dot(dgf, w_ih, dx.reshape(rows, n_in))
     for t in range(n_steps):
         dx[t, _n_active(lengths, t) :] = 0
+
+
+@njit(**JIT_OPTIONS)
+def _activate_row(a, activation, h):
+    """h = act(a) elementwise; one loop per activation, so each vectorizes."""
+    zero = a.dtype.type(0)
+    if activation == 0:
+        for j in range(h.shape[0]):
+            h[j] = _tanh(a[j])
+    elif activation == 1:
+        for j in range(h.shape[0]):
+            v = a[j]
+            h[j] = v if v > zero else zero
+    else:
+        for j in range(h.shape[0]):
+            h[j] = _sigmoid(a[j])
+
+
+@njit(**JIT_OPTIONS)
+def _pre(gx, hh, out):
+    """out = gx + hh (the pre-activation of one sequence at one step)."""
+    for j in range(out.shape[0]):
+        out[j] = gx[j] + hh[j]
+
+
+@njit(**JIT_OPTIONS)
+def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
+    """Training forward: writes ``hs`` and ``gates`` (the post-activation h_t)."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    bias = b_ih + b_hh
+    chunk = max(1, min(n_steps, _CHUNK))
+    gbuf = np.empty((chunk, batch, hidden), x.dtype)  # input projections of a chunk
+    hh = np.empty((batch, hidden), x.dtype)
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = n_steps - s1 if reverse else s0
+        _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+        for s in range(s0, s1):
+            t = n_steps - 1 - s if reverse else s
+            tp = t + 1 if reverse else t - 1  # the step before t in the pass
+            n = _n_active(lengths, t)
+            gx, h, g = gbuf[t - t_lo], hs[t], gates[t]
+            if 0 <= tp < n_steps and n > 0:
+                # hs is zero at padded steps, so for reverse=True a sequence
+                # starts from a zero state at its own last step.
+                np.dot(hs[tp, :n], w_hh.T, hh[:n])
+                for b in range(n):
+                    _pre(gx[b], hh[b], hh[b])
+                    _activate_row(hh[b], activation, h[b])
+            else:
+                for b in range(n):
+                    _activate_row(gx[b], activation, h[b])
+            g[:n] = h[:n]
+            h[n:] = 0
+            g[n:] = 0
+
+
+@njit(**JIT_OPTIONS)
+def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs):
+    """Inference forward from ``state`` (h), left as the final state; writes ``hs``."""
+    n_steps, batch = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    bias = b_ih + b_hh
+    chunk = max(1, min(n_steps, _CHUNK))
+    gbuf = np.empty((chunk, batch, hidden), x.dtype)
+    hh = np.empty((batch, hidden), x.dtype)
+    h = state[0]
+    keep = hs.shape[0] > 0
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = n_steps - s1 if reverse else s0
+        _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+        for s in range(s0, s1):
+            t = n_steps - 1 - s if reverse else s
+            n = _n_active(lengths, t)
+            gx = gbuf[t - t_lo]
+            if n > 0:
+                np.dot(h[:n], w_hh.T, hh[:n])
+            for b in range(n):
+                _pre(gx[b], hh[b], hh[b])
+                _activate_row(hh[b], activation, h[b])
+            if keep:
+                hs[t, :n] = h[:n]
+                hs[t, n:] = 0
+
+
+@njit(**JIT_OPTIONS)
+def _grad_row(dht, dh, y, activation, d):
+    """d = (dht + dh) * act'(pre), from the activation's output y."""
+    zero = y.dtype.type(0)
+    one = y.dtype.type(1)
+    if activation == 0:
+        for j in range(d.shape[0]):
+            d[j] = (dht[j] + dh[j]) * (one - y[j] * y[j])
+    elif activation == 1:
+        for j in range(d.shape[0]):  # PyTorch's convention: 0 at the kink
+            d[j] = (dht[j] + dh[j]) if y[j] > zero else zero
+    else:
+        for j in range(d.shape[0]):
+            d[j] = (dht[j] + dh[j]) * (y[j] * (one - y[j]))
 
 
 @njit(**JIT_OPTIONS)
@@ -257,20 +317,15 @@ def backward(
     """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    zero = x.dtype.type(0)
-    one = x.dtype.type(1)
     dg = np.zeros((n_steps, batch, hidden), x.dtype)  # pre-activation gradients
     dh = np.zeros((batch, hidden), x.dtype)  # gradient reaching h_t from later in the pass
     for s in range(n_steps):
         t = s if reverse else n_steps - 1 - s
         tp = t + 1 if reverse else t - 1
         n = _n_active(lengths, t)
-        g = gates[t]
-        d = dg[t]
-        dht = dhs[t]
+        g, d, dht = gates[t], dg[t], dhs[t]
         for b in range(n):
-            for j in range(hidden):
-                d[b, j] = (dht[b, j] + dh[b, j]) * _activate_grad(g[b, j], activation, zero, one)
+            _grad_row(dht[b], dh[b], g[b], activation, d[b])
         # Rows >= n of dh are never written here: for the forward direction
         # they stay zero until their sequence becomes active; reversed, they
         # belong to sequences that have ended and are never read again.

@@ -1,0 +1,83 @@
+"""Threads: how many, and how the network's batch shards run on them.
+
+sklearn-rnn uses Numba's thread count, ``numba.get_num_threads()``, for its own
+threads: by default every core (``NUMBA_NUM_THREADS``, which Numba sets to the
+number of CPUs); ``numba.set_num_threads(n)`` lowers it for the calling thread,
+and the ``NUMBA_NUM_THREADS`` environment variable for the process. joblib's
+process workers (the default ``loky`` backend of ``GridSearchCV(n_jobs=k)``) set
+``NUMBA_NUM_THREADS`` to their share of the cores, so a search never
+oversubscribes the machine. BLAS runs on one thread inside fit and predict (see
+``_base._blas_limits``).
+
+Results do not depend on the thread count: a batch is split into shards by its
+size alone (:func:`n_shards`), each shard is computed the same way whichever
+thread runs it, and the shards' gradients are summed in a fixed order. One
+thread computes the same numbers, bit for bit, as many.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+#: Fewest sequences in a shard: below this, a shard's per-step products are too
+#: small to be worth a thread (measured: per-step cost grows quickly below 32 rows).
+MIN_ROWS = 32
+#: Most shards a batch is split into (a power of two, so 2 and 4 threads balance).
+MAX_SHARDS = 4
+
+_pool = None
+_pool_pid = None
+_pool_lock = threading.Lock()
+
+
+def n_threads():
+    """Threads sklearn-rnn may use now: Numba's thread count for the calling thread."""
+    try:
+        import numba
+
+        return max(1, int(numba.get_num_threads()))
+    except Exception:  # no usable threading layer: one thread
+        return 1
+
+
+def n_shards(n_sequences):
+    """Shards a batch of ``n_sequences`` is split into: depends on the size only."""
+    shards = 1
+    while shards * 2 <= MAX_SHARDS and n_sequences // (shards * 2) >= MIN_ROWS:
+        shards *= 2
+    return shards
+
+
+def _executor():
+    """The process's thread pool (made again after a fork, whose threads are gone)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(
+                max_workers=max(MAX_SHARDS, os.cpu_count() or 1),
+                thread_name_prefix="sklearn_rnn",
+            )
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def map_shards(function, items):
+    """``[function(item) for item in items]``, on up to :func:`n_threads` threads.
+
+    The kernels release the GIL, so shards run at once. Items go to threads
+    round-robin; the results come back in the order of ``items``.
+    """
+    items = list(items)
+    workers = min(len(items), n_threads())
+    if workers <= 1:
+        return [function(item) for item in items]
+
+    def run(first):
+        return [function(items[i]) for i in range(first, len(items), workers)]
+
+    futures = [_executor().submit(run, k) for k in range(workers)]
+    parts = [future.result() for future in futures]
+    results = [None] * len(items)
+    for k, part in enumerate(parts):
+        results[k::workers] = part
+    return results
