@@ -50,8 +50,9 @@ TIMEOUT = 1800  # a guard against a hang, far above a compilation from scratch
 
 
 def _clean_env(**extra):
+    """This environment without Numba's and our settings, importing this package."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "SKLEARN_RNN_"))}
-    env.pop("PYTHONPATH", None)
+    env["PYTHONPATH"] = str(Path(sklearn_rnn.__file__).parent.parent)
     env.update(extra)
     return env
 
