@@ -1,7 +1,7 @@
 """
-================================================
+=================================================
 Forecasting the Mauna Loa CO2 series with an LSTM
-================================================
+=================================================
 
 The monthly CO2 concentration at Mauna Loa (shipped with the package) has a
 trend and a yearly cycle. We forecast each month from the 12 months before it:

@@ -253,7 +253,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Number of features seen in :meth:`fit`: the number of columns for 2-D
         ``X`` (as for any scikit-learn estimator), the number of features per
         step for 3-D and ragged ``X``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the columns of ``X`` seen in :meth:`fit`, when it was a
         DataFrame with string column names.
 
