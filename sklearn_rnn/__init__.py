@@ -10,6 +10,7 @@ from ._estimators import (
     RNNClassifier,
     RNNRegressor,
 )
+from ._warmup import warmup
 
 __version__ = "0.1.0.dev0"
 
@@ -22,4 +23,5 @@ __all__ = [
     "RNNRegressor",
     "RecurrentClassifier",
     "RecurrentRegressor",
+    "warmup",
 ]

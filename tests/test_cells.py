@@ -352,3 +352,42 @@ def test_elementwise_math(cell):
         assert 0.0 <= s[-2] < 1e-30
         assert np.isnan(t[-1])
         assert np.isnan(s[-1])
+
+
+@pytest.mark.parametrize(("cell", "activation"), CELL_CASES)
+def test_forward_infer_in_chunks_carries_the_state(cell, activation):
+    """Steps run a chunk at a time, with the state carried, give the whole run's outputs."""
+    x, lengths, params = make_problem(cell, lengths=[23, 17, 16, 9, 2, 1], seed=7)
+    whole_state = np.zeros((CELLS[cell].N_STATES, x.shape[1], H))
+    whole = run_infer(cell, activation, x, lengths, params, False, whole_state)
+    state = np.zeros_like(whole_state)
+    parts = []
+    for t0 in range(0, x.shape[0], 5):
+        t1 = min(t0 + 5, x.shape[0])
+        chunk_lengths = np.clip(lengths - t0, 0, t1 - t0)
+        xc = np.ascontiguousarray(x[t0:t1])
+        parts.append(run_infer(cell, activation, xc, chunk_lengths, params, False, state))
+    assert_allclose(np.concatenate(parts), whole, rtol=1e-13, atol=1e-15)
+    assert_allclose(state, whole_state, rtol=1e-13, atol=1e-15)
+    # the final state is each sequence's last output (h), whatever its length
+    assert_allclose(state[0], whole[lengths - 1, np.arange(len(lengths))], rtol=1e-13)
+    # without hs, only the state is kept
+    alone = np.zeros_like(whole_state)
+    CELLS[cell].forward_infer(x, lengths, *params, False, activation, alone, np.zeros((0, 0, 0)))
+    assert_array_equal(alone, whole_state)
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+def test_backward_without_dx(cell, activation, reverse):
+    """An empty dx skips the input gradient and changes no parameter gradient."""
+    x, lengths, params = make_problem(cell)
+    dhs = random_dhs(x, lengths)
+    _, _, dparams = run_backward(cell, activation, x, lengths, params, reverse, dhs)
+    hs, gates, extra = run_forward(cell, activation, x, lengths, params, reverse)
+    skipped = [np.full_like(p, np.nan) for p in params]
+    CELLS[cell].backward(
+        x, lengths, *params, reverse, activation, hs, gates, extra, dhs, np.zeros((0, 0, 0)),
+        *skipped,
+    )  # fmt: skip
+    for a, b in zip(skipped, dparams, strict=True):
+        assert_array_equal(a, b)

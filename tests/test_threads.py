@@ -1,0 +1,163 @@
+"""Threads: results independent of the thread count, shards, joblib workers, warmup, memory."""
+
+import threading
+import tracemalloc
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from joblib import Parallel, cpu_count, delayed
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+
+import sklearn_rnn
+from sklearn_rnn import GRURegressor, LSTMClassifier, _network, _parallel
+from sklearn_rnn._cells import CELLS
+from sklearn_rnn._network import Architecture, init_parameters, loss_and_gradients, predict_logits
+
+needs_two_threads = pytest.mark.skipif(
+    numba.config.NUMBA_NUM_THREADS < 2, reason="needs NUMBA_NUM_THREADS >= 2"
+)
+
+
+def _ragged(n=150, steps=12, features=3, seed=0, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    lengths = rng.randint(1, steps + 1, size=n)
+    X = rng.normal(size=(n, steps, features)).astype(dtype)
+    X[np.arange(steps)[None, :] >= lengths[:, None]] = np.nan
+    y = (np.nansum(X[:, :, 0], axis=1) > 0).astype(int)
+    return X, lengths, y
+
+
+@pytest.fixture
+def threads():
+    """Set Numba's thread count for the test, and restore it after."""
+    before = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(before)
+
+
+def test_shards_depend_on_size_only(threads):
+    assert [_parallel.n_shards(n) for n in (1, 31, 63, 64, 127, 128, 200, 1024)] == [
+        1, 1, 1, 2, 2, 4, 4, 4,
+    ]  # fmt: skip
+    threads(1)
+    assert _parallel.n_shards(200) == 4
+
+
+def test_map_shards_keeps_order_and_uses_the_threads(threads):
+    names = []
+
+    def work(i):
+        names.append(threading.current_thread().name)
+        return i * i
+
+    threads(1)
+    assert _parallel.map_shards(work, range(7)) == [i * i for i in range(7)]
+    assert set(names) == {threading.current_thread().name}  # one thread: the caller's
+    if numba.config.NUMBA_NUM_THREADS >= 2:
+        threads(2)
+        barrier = threading.Barrier(2, timeout=30)  # breaks unless both run at once
+
+        def meet(i):
+            barrier.wait()
+            return i
+
+        assert _parallel.map_shards(meet, range(4)) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_sharded_batch_equals_one_piece(cell, monkeypatch):
+    """Shards change only the rounding: loss and gradients agree with the unsharded batch."""
+    X, lengths, y = _ragged(n=130)
+    arch = Architecture(cell=cell, n_features=3, hidden_sizes=(5, 4), n_outputs=1,
+                        bidirectional=True, pooling="mean")  # fmt: skip
+    params = init_parameters(arch, np.random.RandomState(0), np.float64)
+    Y = y[:, None].astype(float)
+    sharded = loss_and_gradients(params, arch, X, lengths, Y, "binary_log_loss", dropout=0.2,
+                                 random_state=np.random.RandomState(3))  # fmt: skip
+    logits = predict_logits(params, arch, X, lengths)
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 1)
+    assert _parallel.n_shards(130) == 1
+    whole = loss_and_gradients(params, arch, X, lengths, Y, "binary_log_loss", dropout=0.2,
+                               random_state=np.random.RandomState(3))  # fmt: skip
+    assert sharded[0] == pytest.approx(whole[0], rel=1e-13)
+    for name in params:
+        assert_allclose(sharded[1][name], whole[1][name], rtol=1e-11, atol=1e-14)
+    assert_allclose(predict_logits(params, arch, X, lengths), logits, rtol=1e-12)
+
+
+@needs_two_threads
+@pytest.mark.parametrize(
+    ("estimator", "dtype"),
+    [
+        (LSTMClassifier(hidden_layer_sizes=(8, 6), bidirectional=True, dropout=0.2), np.float64),
+        (GRURegressor(hidden_layer_sizes=(7,), pooling="max"), np.float32),
+    ],
+)
+def test_bitwise_identical_whatever_the_thread_count(estimator, dtype, threads):
+    """1 or 2 threads: the same fitted weights and predictions, bit for bit."""
+    X, _, y = _ragged(n=300, dtype=dtype)
+    estimator.set_params(max_iter=3, batch_size=150, random_state=0)
+    assert _parallel.n_shards(150) == 4
+    results = []
+    for n in (1, 2):
+        threads(n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted = estimator.fit(X, y)
+        results.append(
+            ({k: v.copy() for k, v in fitted.weights_.items()}, fitted.predict(X), fitted.loss_)
+        )
+    (w1, p1, l1), (w2, p2, l2) = results
+    assert l1 == l2
+    assert_array_equal(p1, p2)
+    for name in w1:
+        assert w1[name].dtype == dtype
+        assert_array_equal(w1[name], w2[name], err_msg=name)
+
+
+def _worker_threads():
+    return _parallel.n_threads()
+
+
+def test_joblib_workers_get_their_share_of_the_cores():
+    """loky workers see NUMBA_NUM_THREADS = cores // n_jobs: a search never oversubscribes."""
+    shares = Parallel(n_jobs=2, backend="loky")(delayed(_worker_threads)() for _ in range(2))
+    assert shares == [max(1, cpu_count() // 2)] * 2
+
+
+def test_warmup_compiles_every_kernel_in_both_dtypes():
+    assert "warmup" in sklearn_rnn.__all__
+    assert sklearn_rnn.warmup() >= 0
+    for mod in CELLS.values():
+        for kernel in (mod.forward, mod.forward_infer, mod.backward):
+            dtypes = {sig[0].dtype for sig in kernel.signatures}
+            assert {numba.float32, numba.float64} <= dtypes, kernel
+
+
+def _predict_peak(n_steps, bidirectional):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(64, n_steps, 2))
+    lengths = rng.randint(n_steps // 2, n_steps + 1, size=64)
+    arch = Architecture(cell="lstm", n_features=2, hidden_sizes=(16, 16), n_outputs=1,
+                        bidirectional=bidirectional, pooling="mean")  # fmt: skip
+    params = init_parameters(arch, rng, np.float64)
+    predict_logits(params, arch, X[:, :40], np.minimum(lengths, 40))
+    tracemalloc.start()
+    try:
+        predict_logits(params, arch, X, lengths)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_predict_memory_does_not_grow_with_length(bidirectional, monkeypatch):
+    """Predict holds a few steps per layer (or fewer sequences), not (T, batch, H)."""
+    monkeypatch.setattr(_network, "_PREDICT_BUDGET", 1 << 16)
+    short, long = _predict_peak(100, bidirectional), _predict_peak(3000, bidirectional)
+    # (T, 64, 16) float64 activations of one layer at T = 3000 would be 24 MB
+    assert long < 2 * short + 500_000
+    assert long < 3_000_000
