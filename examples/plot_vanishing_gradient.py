@@ -15,9 +15,10 @@ the same ``tanh(W_ih x_t + W_hh h_{t-1} + b)``, the noise goes in at every step,
 and the gradient that would teach it to keep the sign is multiplied by
 ``W_hh`` and the tanh derivative once per step, so it shrinks geometrically with
 the distance (the vanishing gradient of Hochreiter, 1991, and Bengio et al.,
-1994). The LSTM and the GRU have gates: the input gate opens on the marked step,
-the forget gate (LSTM) or update gate (GRU) keeps the cell, and the gradient
-flows back through the cell nearly unchanged.
+1994). The LSTM and the GRU have gates that can learn to let the marked step in
+and keep the stored sign (the LSTM's input and forget gates, the GRU's update
+gate), and while a gate keeps the state, the gradient flows back through it
+nearly unchanged.
 """
 
 # %%

@@ -363,12 +363,13 @@ class _Forecast:
                 "--horizon or fewer --cv folds, or a longer series."
             )
         X, y = make_windows(np.asarray(series, dtype=np.float64), window, horizon)
-        self.last = X[:, -1].copy()
+        last = X[:, -1:]  # the last value of each window, shape (n_windows, 1)
+        # the error of the persistence forecast, which is also the change to forecast
+        self.persistence_error = y - (last[:, 0] if horizon == 1 else last)
         if predict == "change":
-            X = X - self.last[:, np.newaxis]
-            y = y - (self.last if horizon == 1 else self.last[:, np.newaxis])
+            X, y = X - last, self.persistence_error
         self.X, self.y = X, y
-        self.predict, self.window, self.horizon = predict, window, horizon
+        self.window = window
         self.n_features, self.n_outputs = 1, horizon
         self.cv = TimeSeriesSplit(n_splits=n_folds, gap=gap)
         self.scoring = "neg_root_mean_squared_error"
@@ -399,13 +400,9 @@ class _Forecast:
 
     def extra_rows(self):
         """The persistence forecast ("last value") on the same folds."""
-        # in "change" form the targets are already the error of the last value
-        y = self.y if self.predict == "change" else self.y - self._last_like_y()
-        scores = [math.sqrt(float(np.mean(y[test] ** 2))) for _, test in self.cv.split(self.X)]
+        error = self.persistence_error
+        scores = [math.sqrt(float(np.mean(error[test] ** 2))) for _, test in self.cv.split(self.X)]
         return [("last value", np.mean(scores), np.std(scores), 0, None)]
-
-    def _last_like_y(self):
-        return self.last if self.horizon == 1 else self.last[:, np.newaxis]
 
 
 class _Classify:
@@ -422,11 +419,12 @@ class _Classify:
         self.cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         self.scoring = "accuracy"
         self.title = "Japanese Vowels (speaker classification, 9 speakers)"
+        lengths = [len(x) for x in self.X]
+        self.max_length = max(lengths)
         self.setup = (
-            f"{len(self.X)} training utterances of 7 to 26 steps x 12 features; "
-            f"{n_folds}-fold StratifiedKFold"
+            f"{len(self.X)} training utterances of {min(lengths)} to {self.max_length} steps "
+            f"x 12 features; {n_folds}-fold StratifiedKFold"
         )
-        self.max_length = max(len(x) for x in self.X)
 
     def recurrent(self, **params):
         return Pipeline([("scale", SequenceScaler()), ("model", RecurrentClassifier(**params))])
@@ -449,23 +447,24 @@ class _Classify:
         return []
 
 
-def _pad_flatten(X, n_steps):
-    out = np.full((len(X), n_steps, np.shape(X[0])[1]), np.nan)
-    for i, x in enumerate(X):
-        x = np.asarray(x)[:n_steps]
-        out[i, : len(x)] = x
-    return out.reshape(len(X), -1)
-
-
 class _PadFlatten(TransformerMixin, BaseEstimator):
-    """Pad ragged sequences with NaN to the longest training length and flatten them."""
+    """Pad a list of (n_steps_i, n_features) sequences with NaN and flatten each one.
+
+    ``fit`` records the longest training sequence; ``transform`` pads every
+    sequence to that length (cutting longer ones there) and returns one row of
+    ``n_steps_ * n_features`` values per sequence.
+    """
 
     def fit(self, X, y=None):
         self.n_steps_ = max(len(x) for x in X)
         return self
 
     def transform(self, X):
-        return _pad_flatten(X, self.n_steps_)
+        out = np.full((len(X), self.n_steps_, np.shape(X[0])[1]), np.nan)
+        for i, x in enumerate(X):
+            x = np.asarray(x)[: self.n_steps_]
+            out[i, : len(x)] = x
+        return out.reshape(len(X), -1)
 
 
 # ---------------------------------------------------------------------------
