@@ -19,7 +19,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from ._loss import OUTPUT_FUNCTIONS
 from ._network import (
@@ -30,6 +29,7 @@ from ._network import (
     predict_logits,
 )
 from ._optim import clip_grad_norm, make_optimizer
+from ._parallel import blas_limits
 from ._sequences import validate_sequences
 
 #: Output function -> the loss it is the canonical pair of (as in MLP).
@@ -43,7 +43,7 @@ def _blas_limits():
     give there, and on a busy machine (a parallel search) they spin against
     each other: an epoch measured 18x slower with 2 BLAS threads than with 1.
     """
-    return threadpool_limits(limits=1, user_api="blas")
+    return blas_limits()
 
 
 class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):

@@ -28,6 +28,7 @@ MAX_SHARDS = 4
 _pool = None
 _pool_pid = None
 _pool_lock = threading.Lock()
+_blas = None
 
 
 def n_threads():
@@ -81,3 +82,20 @@ def map_shards(function, items):
     for k, part in enumerate(parts):
         results[k::workers] = part
     return results
+
+
+def blas_limits():
+    """Context manager that runs BLAS on one thread (threadpoolctl).
+
+    The per-step products are small; OpenBLAS's threads cost more than they give
+    there, and on a busy machine (a parallel search) they spin against each
+    other. threadpoolctl's search for the loaded libraries costs milliseconds,
+    so it is done once; SciPy's BLAS, the one the kernels call, is loaded first.
+    """
+    global _blas
+    if _blas is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (the kernels' BLAS)
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
