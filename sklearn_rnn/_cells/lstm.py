@@ -34,23 +34,30 @@ _SMALL_K = 8
 # -- Elementwise math ------------------------------------------------------------
 # exp, tanh and sigmoid in plain arithmetic, so that the gate loops vectorize:
 # PyPI's llvmlite has no vector math library, and libm's tanh costs 16-30 ns a
-# call. float32: Cephes' expf and tanhf (range reduction and a polynomial), within
-# 3 ulp. float64: Cody-Waite reduction and a degree-13 polynomial for exp (within
+# call. float32: tanh is Eigen's rational approximation on [-9, 9] (no exp at all),
+# exp is Cephes' expf (Cody-Waite reduction, a degree-7 polynomial), all within
+# 5 ulp. float64: Cody-Waite reduction and a degree-13 polynomial for exp (within
 # 3e-14 relative, the bound if fast-math folds the two parts of ln 2 into one),
 # Cephes' rational tanh below 0.625. 2**k is made by bit casts. ``_tanh`` and
 # ``_sigmoid`` dispatch on the type when compiled. NaN stays NaN; exp saturates
 # outside its range ([-87, 88] in float32), as sigmoid and tanh do anyway.
 
 _F32 = np.float32
-_ONE32, _TWO32, _HALF32 = _F32(1.0), _F32(2.0), _F32(0.5)
+_ONE32, _HALF32 = _F32(1.0), _F32(0.5)
 _EXP_HI, _EXP_LO = _F32(88.0), _F32(-87.0)
 _LOG2E = _F32(1.44269504088896341)
-_LN2 = 0.693147180559945309417232121458  # float64: the reduction is done in float64
+# ln 2 in two parts: k * _LN2_A32 is exact for |k| < 2**15
+_LN2_A32, _LN2_B32 = _F32(0.693359375), _F32(-2.12194440e-4)
 _EXP_P = tuple(_F32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
                                  4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1))  # fmt: skip
-_TANH_P = tuple(_F32(c) for c in (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2,
-                                  1.33314422036e-1, -3.33332819422e-1))  # fmt: skip
-_TANH_SMALL = _F32(0.625)
+# tanh(x) = x P(x^2) / Q(x^2) on [-9, 9], where float32 tanh is +-1 beyond.
+_TANH_P = tuple(_F32(c) for c in (-2.76076847742355e-16, 2.00018790482477e-13,
+                                  -8.60467152213735e-11, 5.12229709037114e-08,
+                                  1.48572235717979e-05, 6.37261928875436e-04,
+                                  4.89352455891786e-03))  # fmt: skip
+_TANH_Q = tuple(_F32(c) for c in (1.19825839466702e-06, 1.18534705686654e-04,
+                                  2.26843463243900e-03, 4.89352518554385e-03))  # fmt: skip
+_TANH_HI, _TANH_LO = _F32(9.0), _F32(-9.0)
 
 _EXP64_HI, _EXP64_LO = 709.0, -708.0
 _LOG2E_64 = 1.4426950408889634
@@ -84,8 +91,8 @@ def _exp32(x):
     x = _EXP_HI if x > _EXP_HI else x  # written so that NaN passes through
     x = _EXP_LO if x < _EXP_LO else x
     k = np.floor(x * _LOG2E + _HALF32)
-    # x - k ln2 in float64: exact enough, and immune to fast-math reassociation.
-    r = _F32(np.float64(x) - np.float64(k) * _LN2)
+    r = x - k * _LN2_A32
+    r = r - k * _LN2_B32
     p0, p1, p2, p3, p4, p5 = _EXP_P
     y = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * r * r + r + _ONE32
     ki = np.int32(k) if k == k else np.int32(0)  # NaN would make the conversion undefined
@@ -94,13 +101,13 @@ def _exp32(x):
 
 @njit(**JIT_OPTIONS)
 def _tanh32(x):
-    a = abs(x)
-    big = _ONE32 - _TWO32 / (_exp32(a + a) + _ONE32)
-    big = big if x >= 0 else -big
+    x = _TANH_HI if x > _TANH_HI else x  # written so that NaN passes through
+    x = _TANH_LO if x < _TANH_LO else x
     z = x * x
-    t0, t1, t2, t3, t4 = _TANH_P
-    small = ((((t0 * z + t1) * z + t2) * z + t3) * z + t4) * z * x + x
-    return big if a >= _TANH_SMALL else small
+    a13, a11, a9, a7, a5, a3, a1 = _TANH_P
+    p = ((((((a13 * z + a11) * z + a9) * z + a7) * z + a5) * z + a3) * z + a1) * x
+    b6, b4, b2, b0 = _TANH_Q
+    return p / (((b6 * z + b4) * z + b2) * z + b0)
 
 
 @njit(**JIT_OPTIONS)
@@ -165,33 +172,38 @@ def _n_active(lengths, t):
 def _project(x, w_ih, bias, t_lo, m, out):
     """``out[:m] = x[t_lo : t_lo + m] @ w_ih.T + bias``: the input projection of m steps.
 
-    A product with K = F <= _SMALL_K is mostly overhead in BLAS (and K = 1 is a
-    rank-one update): plain loops that vectorize over the gate units do better.
     Padded rows get whatever x holds there, and are never read.
     """
     batch, n_in = x.shape[1], x.shape[2]
     n_gates = w_ih.shape[0]
     rows = m * batch
-    xf = x[t_lo : t_lo + m].reshape(rows, n_in)
     of = out[:m].reshape(rows, n_gates)
-    if n_in <= _SMALL_K:
-        w_t = np.ascontiguousarray(w_ih.T)  # (F, G): contiguous over the gate units
-        for r in range(rows):
-            o = of[r]
-            xr = xf[r]
+    np.dot(x[t_lo : t_lo + m].reshape(rows, n_in), w_ih.T, of)
+    for r in range(rows):
+        o = of[r]
+        for j in range(n_gates):
+            o[j] += bias[j]
+
+
+@njit(**JIT_OPTIONS)
+def _project_step(xt, w_t, bias, n, out):
+    """``out[:n] = xt[:n] @ w_t + bias`` by plain loops, for few input features.
+
+    A product with K = F <= _SMALL_K is mostly overhead in BLAS (K = 1 is a
+    rank-one update); done one step at a time, just before the gate math reads
+    it, it also stays in cache. ``w_t`` is ``w_ih.T``, contiguous over the gates.
+    """
+    n_in, n_gates = w_t.shape
+    for b in range(n):
+        o = out[b]
+        xr = xt[b]
+        for j in range(n_gates):
+            o[j] = bias[j]
+        for f in range(n_in):
+            xv = xr[f]
+            wf = w_t[f]
             for j in range(n_gates):
-                o[j] = bias[j]
-            for f in range(n_in):
-                xv = xr[f]
-                wf = w_t[f]
-                for j in range(n_gates):
-                    o[j] += xv * wf[j]
-    else:
-        np.dot(xf, w_ih.T, of)
-        for r in range(rows):
-            o = of[r]
-            for j in range(n_gates):
-                o[j] += bias[j]
+                o[j] += xv * wf[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -291,18 +303,23 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, 
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     bias = b_ih + b_hh
-    chunk = max(1, min(n_steps, _CHUNK))
+    small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
+    chunk = 1 if small else max(1, min(n_steps, _CHUNK))
+    w_t = np.ascontiguousarray(w_ih.T)
     gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, 4 * hidden), x.dtype)
     zeros = np.zeros(4 * hidden, x.dtype)  # hh and c_{t-1} of a sequence's first step
     for s0 in range(0, n_steps, chunk):
         s1 = min(s0 + chunk, n_steps)
         t_lo = n_steps - s1 if reverse else s0
-        _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+        if not small:
+            _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
         for s in range(s0, s1):
             t = n_steps - 1 - s if reverse else s
             tp = t + 1 if reverse else t - 1  # the step before t in the pass
             n = _n_active(lengths, t)
+            if small:
+                _project_step(x[t], w_t, bias, n, gbuf[0])
             gx, h, c, g = gbuf[t - t_lo], hs[t], extra[t], gates[t]
             if 0 <= tp < n_steps:
                 # hs and extra are zero at padded steps, so for reverse=True a
@@ -326,7 +343,9 @@ def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     bias = b_ih + b_hh
-    chunk = max(1, min(n_steps, _CHUNK))
+    small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
+    chunk = 1 if small else max(1, min(n_steps, _CHUNK))
+    w_t = np.ascontiguousarray(w_ih.T)
     gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)
     hh = np.empty((batch, 4 * hidden), x.dtype)
     h, c = state[0], state[1]
@@ -334,10 +353,13 @@ def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state
     for s0 in range(0, n_steps, chunk):
         s1 = min(s0 + chunk, n_steps)
         t_lo = n_steps - s1 if reverse else s0
-        _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+        if not small:
+            _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
         for s in range(s0, s1):
             t = n_steps - 1 - s if reverse else s
             n = _n_active(lengths, t)
+            if small:
+                _project_step(x[t], w_t, bias, n, gbuf[0])
             gx = gbuf[t - t_lo]
             if n > 0:
                 np.dot(h[:n], w_hh.T, hh[:n])
