@@ -265,7 +265,11 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
 
 @njit(**JIT_OPTIONS)
 def _activate_row(a, activation, h):
-    """h = act(a) elementwise; one loop per activation, so each vectorizes."""
+    """h = act(a) elementwise; one loop per activation, so each vectorizes.
+
+    The network's rows of a step are contiguous, so the kernels pass all of them
+    as one flat block: one long loop, not one short loop per sequence.
+    """
     zero = a.dtype.type(0)
     if activation == 0:
         for j in range(h.shape[0]):
@@ -281,7 +285,7 @@ def _activate_row(a, activation, h):
 
 @njit(**JIT_OPTIONS)
 def _pre(gx, hh, out):
-    """out = gx + hh (the pre-activation of one sequence at one step)."""
+    """out = gx + hh (the pre-activations of a flat block of rows)."""
     for j in range(out.shape[0]):
         out[j] = gx[j] + hh[j]
 
@@ -309,16 +313,16 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, 
             if small:
                 _project_step(x[t], w_t, bias, n, gbuf[0])
             gx, h, g = gbuf[t - t_lo], hs[t], gates[t]
+            m = n * hidden
             if 0 <= tp < n_steps and n > 0:
                 # hs is zero at padded steps, so for reverse=True a sequence
                 # starts from a zero state at its own last step.
                 np.dot(hs[tp, :n], w_hh.T, hh[:n])
-                for b in range(n):
-                    _pre(gx[b], hh[b], hh[b])
-                    _activate_row(hh[b], activation, h[b])
+                a = hh[:n].reshape(m)
+                _pre(gx[:n].reshape(m), a, a)
+                _activate_row(a, activation, h[:n].reshape(m))
             else:
-                for b in range(n):
-                    _activate_row(gx[b], activation, h[b])
+                _activate_row(gx[:n].reshape(m), activation, h[:n].reshape(m))
             g[:n] = h[:n]
             h[n:] = 0
             g[n:] = 0
@@ -350,9 +354,10 @@ def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state
             gx = gbuf[t - t_lo]
             if n > 0:
                 np.dot(h[:n], w_hh.T, hh[:n])
-            for b in range(n):
-                _pre(gx[b], hh[b], hh[b])
-                _activate_row(hh[b], activation, h[b])
+            m = n * hidden
+            a = hh[:n].reshape(m)
+            _pre(gx[:n].reshape(m), a, a)
+            _activate_row(a, activation, h[:n].reshape(m))
             if keep:
                 hs[t, :n] = h[:n]
                 hs[t, n:] = 0
@@ -389,8 +394,9 @@ def backward(
         tp = t + 1 if reverse else t - 1
         n = _n_active(lengths, t)
         g, d, dht = gates[t], dg[t], dhs[t]
-        for b in range(n):
-            _grad_row(dht[b], dh[b], g[b], activation, d[b])
+        m = n * hidden
+        _grad_row(dht[:n].reshape(m), dh[:n].reshape(m), g[:n].reshape(m), activation,
+                  d[:n].reshape(m))  # fmt: skip
         # Rows >= n of dh are never written here: for the forward direction
         # they stay zero until their sequence becomes active; reversed, they
         # belong to sequences that have ended and are never read again.
