@@ -494,7 +494,7 @@ def n_parameters(cell, n_features, hidden, n_outputs):
     Examples
     --------
     >>> n_parameters("lstm", 1, 32, 1)
-    4385
+    4513
     """
     rows = _GATES[cell] * hidden
     return rows * (n_features + hidden) + 2 * rows + hidden * n_outputs + n_outputs
