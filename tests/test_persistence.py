@@ -18,6 +18,7 @@ import joblib
 import numpy as np
 import pytest
 import skops.io as sio
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer
 
@@ -26,7 +27,11 @@ from sklearn_rnn._optim import AdamOptimizer, SGDOptimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-ESTIMATORS = [getattr(sklearn_rnn, name) for name in sklearn_rnn.__all__]
+ESTIMATORS = [
+    obj
+    for obj in (getattr(sklearn_rnn, name) for name in sklearn_rnn.__all__)
+    if isinstance(obj, type) and issubclass(obj, BaseEstimator)
+]
 SMALL = dict(hidden_layer_sizes=(3, 2), bidirectional=True, max_iter=3, random_state=0)
 
 
@@ -38,6 +43,14 @@ def _data(dtype, classifier, seed=0):
     else:
         y = np.column_stack([X[:, -1, 0], X[:, :, 1].mean(axis=1)]).astype(np.float64)
     return X, y
+
+
+def test_every_public_estimator_is_covered():
+    assert sorted(Est.__name__ for Est in ESTIMATORS) == sorted(
+        f"{kind}{task}"
+        for kind in ("Recurrent", "RNN", "LSTM", "GRU")
+        for task in ("Classifier", "Regressor")
+    )
 
 
 @pytest.fixture(scope="module")
