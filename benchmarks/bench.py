@@ -1,0 +1,470 @@
+"""sklearn-rnn against PyTorch on the CPU: fit and predict time, GFLOP/s, memory, compile cost.
+
+Run from the project's root, with the ``bench`` extra installed (``pip install -e ".[bench]"``)::
+
+    python benchmarks/bench.py            # the full run (about 10-15 minutes on 2 cores)
+    python benchmarks/bench.py --quick    # smaller data, one repeat (about 3 minutes)
+
+Both sides run with the same number of threads (``--threads``, 2 by default:
+``torch.set_num_threads`` for PyTorch, ``numba.set_num_threads`` for sklearn-rnn,
+which is the package's thread control), the same data, architecture, batch size,
+Adam settings and number of epochs. PyTorch runs the loop a user would write:
+``nn.RNN/LSTM/GRU(batch_first=True)`` + ``nn.Linear``, binary cross-entropy on the
+last step's output, ``torch.optim.Adam``, a fresh permutation every epoch. Our side
+is the estimator with the same settings (``alpha=0``, no gradient clipping).
+
+Times are medians over repeats (the machine may be shared); ratios (ours / PyTorch)
+compare numbers measured in the same run. GFLOP/s counts the matrix products of
+forward and backward that the computation needs (2 flops per multiply-add; the
+input layer's dx is not needed and not counted; elementwise gate math is not
+counted either), divided by the time of one epoch; the peak is the best float32 GEMM
+(numpy's BLAS and torch.mm, 2048x2048) measured in the same run with the same threads.
+
+The table is printed and written to ``benchmarks/results/bench-<time>.md``;
+``--update-results`` also copies it to ``benchmarks/RESULTS.md``, the committed
+copy that the README quotes.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+# name, cell, n_samples, n_steps, n_features, hidden, layers, batch
+CONFIGS = [
+    ("tiny RNN", "rnn", 4000, 24, 1, 16, 1, 32),
+    ("small LSTM", "lstm", 4000, 50, 1, 32, 1, 64),
+    ("mid GRU", "gru", 2000, 100, 8, 64, 1, 128),
+    ("large LSTM x2", "lstm", 1000, 100, 3, 128, 2, 200),
+]
+N_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def make_data(n, steps, features, dtype, seed=0):
+    """Random sequences; the label is whether the first feature's mean is positive."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, steps, features)).astype(dtype)
+    y = (X[:, :, 0].mean(axis=1) > 0).astype(np.int64)
+    return X, y
+
+
+def flops_per_epoch(cell, n, steps, features, hidden, layers):
+    """Multiply-adds x 2 of the matrix products of one epoch of forward + backward."""
+    g = N_GATES[cell] * hidden
+    total = 0
+    for layer in range(layers):
+        n_in = features if layer == 0 else hidden
+        forward = 2 * g * (n_in + hidden)  # input projection, recurrent product
+        backward = 2 * g * hidden * 2  # dh through W_hh, dW_hh
+        backward += 2 * g * n_in * (1 if layer == 0 else 2)  # dW_ih (+ dx above layer 0)
+        total += forward + backward
+    return total * n * steps
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def set_threads(threads):
+    import numba
+    import torch
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(threads)
+
+
+def gemm_peak(threads, size=2048, repeats=5):
+    """Best float32 GEMM GFLOP/s of numpy's BLAS and of torch.mm with ``threads`` threads."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(size, size)).astype(np.float32)
+    b = rng.normal(size=(size, size)).astype(np.float32)
+    flops = 2 * size**3
+    with threadpool_limits(limits=threads, user_api="blas"):
+        a @ b
+        t_np = min(median_time(lambda: a @ b, 1) for _ in range(repeats))
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    ta @ tb
+    t_torch = min(median_time(lambda: ta @ tb, 1) for _ in range(repeats))
+    return flops / t_np / 1e9, flops / t_torch / 1e9
+
+
+# ----------------------------------------------------------------------------- the two sides
+
+
+def our_estimator(cell, hidden, layers, batch, epochs, dtype_seed=0):
+    from sklearn_rnn import RecurrentClassifier
+
+    return RecurrentClassifier(
+        cell=cell,
+        hidden_layer_sizes=(hidden,) * layers,
+        batch_size=batch,
+        max_iter=epochs,
+        learning_rate_init=1e-3,
+        alpha=0.0,
+        max_grad_norm=None,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        random_state=dtype_seed,
+    )
+
+
+def our_fit_predict(X, y, cell, hidden, layers, batch, epochs):
+    from sklearn.exceptions import ConvergenceWarning
+
+    est = our_estimator(cell, hidden, layers, batch, epochs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    est.predict_proba(X)
+    t_pred = time.perf_counter() - t0
+    return t_fit / epochs, t_pred
+
+
+def torch_fit_predict(X, y, cell, hidden, layers, batch, epochs):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+    module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+    rnn = module(X.shape[2], hidden, layers, batch_first=True).to(dtype)
+    head = nn.Linear(hidden, 1).to(dtype)
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    loss_fn = nn.BCEWithLogitsLoss()
+    tx = torch.from_numpy(X)
+    ty = torch.from_numpy(y.astype(X.dtype))
+    n = X.shape[0]
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        for start in range(0, n, batch):
+            idx = perm[start : start + batch]
+            out, _ = rnn(tx[idx])
+            loss = loss_fn(head(out[:, -1]).squeeze(1), ty[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        out, _ = rnn(tx)
+        torch.sigmoid(head(out[:, -1]))
+    t_pred = time.perf_counter() - t0
+    return t_fit / epochs, t_pred
+
+
+def warm_kernels(cell, dtype, torch_too=False):
+    """Compile or load the kernels so that no timing includes compilation (or first calls)."""
+    X, y = make_data(16, 5, 2, dtype)
+    our_fit_predict(X, y, cell, 3, 2, 8, 1)
+    if torch_too:
+        torch_fit_predict(X, y, cell, 3, 2, 8, 1)
+
+
+# ----------------------------------------------------------------------------- child processes
+
+_PEAK_SCRIPT = """
+import json, sys, time, warnings
+import numpy as np
+sys.path.insert(0, {here!r})
+import bench
+args = json.loads(sys.argv[1])
+import numba
+numba.set_num_threads(args["threads"])
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+def rss_kb(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+
+def reset_peak():
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+dtype = np.dtype(args["dtype"])
+X, y = bench.make_data(args["n"], args["steps"], args["features"], dtype)
+bench.warm_kernels(args["cell"], dtype)
+est = bench.our_estimator(args["cell"], args["hidden"], args["layers"], args["batch"], 1)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    if args["what"] == "fit":
+        reset_peak(); base = rss_kb("VmRSS")
+        est.fit(X, y)
+    else:  # a model fitted on a few short sequences, then predict on all of X
+        est.fit(X[:4, :3], y[:4])
+        reset_peak(); base = rss_kb("VmRSS")
+        est.predict_proba(X)
+peak = rss_kb("VmHWM") - base
+print(peak / 1024)
+"""
+
+
+def peak_memory(cell, n, steps, features, hidden, layers, batch, dtype, threads):
+    """Peak RSS above the baseline during one fit epoch, and one predict, in MB."""
+    args = dict(
+        cell=cell,
+        n=n,
+        steps=steps,
+        features=features,
+        hidden=hidden,
+        layers=layers,
+        batch=batch,
+        dtype=np.dtype(dtype).name,
+        threads=threads,
+    )
+    script = _PEAK_SCRIPT.format(here=str(HERE))
+    result = {}
+    for what in ("fit", "predict"):  # each in a fresh process: freed memory stays resident
+        out = subprocess.run(
+            [sys.executable, "-c", script, json.dumps(dict(args, what=what))],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result[f"{what}_mb"] = float(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+_COMPILE_SCRIPT = """
+import time
+t0 = time.perf_counter()
+import warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn_rnn import GRUClassifier, LSTMClassifier, RNNClassifier
+t_import = time.perf_counter() - t0
+rng = np.random.default_rng(0)
+X = rng.normal(size=(40, 12, 2))
+y = np.arange(40) % 2
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    for cls, dtype in [(RNNClassifier, np.float64), (LSTMClassifier, np.float64),
+                       (GRUClassifier, np.float64), (GRUClassifier, np.float32)]:
+        cls(hidden_layer_sizes=(4,), max_iter=1).fit(X.astype(dtype), y).predict(X.astype(dtype))
+print(t_import, time.perf_counter() - t0)
+"""
+
+
+def compile_cost():
+    """(cold, warm) wall time of a fresh process that fits and predicts 3 cells + a float32 GRU."""
+    results = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env.pop("SKLEARN_RNN_DISABLE_NUMBA_CACHE", None)
+        for _ in range(2):
+            t0 = time.perf_counter()
+            out = subprocess.run(
+                [sys.executable, "-c", _COMPILE_SCRIPT],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            wall = time.perf_counter() - t0
+            t_import, _ = (float(v) for v in out.stdout.split())
+            results.append((wall, t_import))
+    return results
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def fmt(v, digits=3):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.{digits}g}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller data, one repeat")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--update-results", action="store_true", help="also write benchmarks/RESULTS.md"
+    )
+    parser.add_argument(
+        "--skip", default="", help="comma list of sections to skip: configs,memory,scaling,compile"
+    )
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    repeats = args.repeats or (1 if args.quick else 3)
+    scale = 4 if args.quick else 1
+    epochs = 1 if args.quick else 2
+
+    import numba
+    import torch
+
+    import sklearn_rnn
+
+    set_threads(args.threads)
+    lines = []
+
+    def out(line=""):
+        print(line, flush=True)
+        lines.append(line)
+
+    out(f"# sklearn-rnn vs PyTorch, CPU ({'quick' if args.quick else 'full'} run)")
+    out()
+    out(
+        f"`python benchmarks/bench.py{' --quick' if args.quick else ''}` on "
+        f"{time.strftime('%Y-%m-%d %H:%M')}: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, {args.threads} threads on both sides; sklearn-rnn "
+        f"{sklearn_rnn.__version__}, numba {numba.__version__}, torch {torch.__version__}, "
+        f"numpy {np.__version__}. Medians of {repeats} repeat(s); {epochs} epoch(s) per fit "
+        f"(time per epoch); data sizes divided by {scale}. *load* is the machine's 1-minute "
+        "load average after the row (2 cores: above ~2, other processes competed for them, "
+        "which slows PyTorch's spinning threads more than ours)."
+    )
+    out()
+    peak_np, peak_torch = gemm_peak(args.threads)
+    peak = max(peak_np, peak_torch)
+    out(
+        f"float32 GEMM peak (2048x2048, {args.threads} threads): numpy/OpenBLAS "
+        f"{peak_np:.0f} GFLOP/s, torch {peak_torch:.0f} GFLOP/s; peak = {peak:.0f} GFLOP/s."
+    )
+    out()
+
+    if "configs" not in skip:
+        out("## Fit (per epoch) and predict (whole training set)")
+        out()
+        out(
+            "| config | dtype | fit ours s | fit torch s | fit ratio | predict ours s "
+            "| predict torch s | predict ratio | GFLOP/s ours | % of peak | GFLOP/s torch "
+            "| load |"
+        )
+        out("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for name, cell, n, steps, feats, hidden, layers, batch in CONFIGS:
+            n = n // scale
+            for dtype in (np.float32, np.float64):
+                X, y = make_data(n, steps, feats, dtype)
+                warm_kernels(cell, dtype, torch_too=True)
+                ours, theirs = [], []
+                for _ in range(repeats):
+                    ours.append(our_fit_predict(X, y, cell, hidden, layers, batch, epochs))
+                    theirs.append(torch_fit_predict(X, y, cell, hidden, layers, batch, epochs))
+                fo, po = (statistics.median(v) for v in zip(*ours, strict=True))
+                ft, pt = (statistics.median(v) for v in zip(*theirs, strict=True))
+                flops = flops_per_epoch(cell, n, steps, feats, hidden, layers)
+                out(
+                    f"| {name} (n={n}, T={steps}, F={feats}, H={hidden}, batch {batch}) "
+                    f"| {np.dtype(dtype).name} | {fmt(fo)} | {fmt(ft)} | **{fo / ft:.2f}** "
+                    f"| {fmt(po)} | {fmt(pt)} | **{po / pt:.2f}** | {fmt(flops / fo / 1e9)} "
+                    f"| {100 * flops / fo / 1e9 / peak:.1f}% | {fmt(flops / ft / 1e9)} "
+                    f"| {os.getloadavg()[0]:.1f} |"
+                )
+        out()
+
+    if "memory" not in skip:
+        out("## Peak memory of sklearn-rnn (RSS above the baseline, MB)")
+        out()
+        out(
+            "One batch's activations = batch x T x (G + 2) H x layers x itemsize "
+            "(RNN: G + 1): what the backward pass needs (hidden states, gates, cell state "
+            "or GRU part); the backward adds the gate gradients (G H per step) of one layer "
+            "at a time. Each measure is the peak resident memory above the baseline, in a "
+            "fresh process."
+        )
+        out()
+        out(
+            "| config | dtype | fit peak MB | one batch's activations MB | data MB "
+            "| predict peak MB |"
+        )
+        out("|---|---|---|---|---|---|")
+        for name, cell, n, steps, feats, hidden, layers, batch in CONFIGS:
+            n = n // scale
+            for dtype in (np.float32, np.float64):
+                mem = peak_memory(cell, n, steps, feats, hidden, layers, batch, dtype, args.threads)
+                item = np.dtype(dtype).itemsize
+                width = N_GATES[cell] + (1 if cell == "rnn" else 2)  # hs, gates, extra
+                acts = batch * steps * width * hidden * layers * item / 2**20
+                data = n * steps * feats * item / 2**20
+                out(
+                    f"| {name} | {np.dtype(dtype).name} | {fmt(mem['fit_mb'])} | {fmt(acts)} "
+                    f"| {fmt(data)} | {fmt(mem['predict_mb'])} |"
+                )
+        out()
+
+    if "scaling" not in skip:
+        out("## Scaling (LSTM, F=1, H=32, batch 64, float32)")
+        out()
+        out(
+            "| n_samples | T | fit s/epoch | µs per sample-step | predict s | fit peak MB "
+            "| predict peak MB |"
+        )
+        out("|---|---|---|---|---|---|---|")
+        warm_kernels("lstm", np.float32)
+        runs = [(128, 100), (128, 1000), (128, 10000)]
+        runs += [(1000 // scale, 50), (4000 // scale, 50), (16000 // scale, 50)]
+        for n, steps in runs:
+            X, y = make_data(n, steps, 1, np.float32)
+            fit, pred = zip(
+                *(our_fit_predict(X, y, "lstm", 32, 1, 64, 1) for _ in range(max(1, repeats - 1))),
+                strict=True,
+            )
+            fit, pred = statistics.median(fit), statistics.median(pred)
+            mem = peak_memory("lstm", n, steps, 1, 32, 1, 64, np.float32, args.threads)
+            out(
+                f"| {n} | {steps} | {fmt(fit)} | {fmt(fit / (n * steps) * 1e6)} | {fmt(pred)} "
+                f"| {fmt(mem['fit_mb'])} | {fmt(mem['predict_mb'])} |"
+            )
+        out()
+
+    if "compile" not in skip:
+        out(
+            "## Compilation (fresh process: import + fit + predict of RNN, LSTM, GRU float64 "
+            "and GRU float32)"
+        )
+        out()
+        (cold, imp_cold), (warm, imp_warm) = compile_cost()
+        out("| cache | wall s (incl. interpreter and imports) | of which import s |")
+        out("|---|---|---|")
+        out(f"| empty NUMBA_CACHE_DIR | {cold:.1f} | {imp_cold:.2f} |")
+        out(f"| warm | {warm:.1f} | {imp_warm:.2f} |")
+        out()
+
+    text = "\n".join(lines) + "\n"
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    path = results / f"bench-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}.md"
+    path.write_text(text)
+    print(f"written to {path}")
+    if args.update_results:
+        (HERE / "RESULTS.md").write_text(text)
+        print(f"written to {HERE / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()
