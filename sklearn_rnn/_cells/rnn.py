@@ -167,6 +167,17 @@ def _n_active(lengths, t):
 
 
 @njit(**JIT_OPTIONS)
+def _copy_rows(src, dst, n):
+    """dst[:n] = src[:n] for 2-D arrays, by loops: a slice assignment from an array
+    compiles Numba's shape-mismatch error message (string formatting), seconds of
+    compile time for nothing."""
+    for b in range(n):
+        s, d = src[b], dst[b]
+        for j in range(s.shape[0]):
+            d[j] = s[j]
+
+
+@njit(**JIT_OPTIONS)
 def _project(x, w_ih, bias, t_lo, m, out):
     """``out[:m] = x[t_lo : t_lo + m] @ w_ih.T + bias``: the input projection of m steps.
 
@@ -253,7 +264,7 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
         xz = np.zeros_like(x)
         for t in range(n_steps):
             n = _n_active(lengths, t)
-            xz[t, :n] = x[t, :n]
+            _copy_rows(x[t], xz[t], n)
         np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
     _column_sums(dg, db_ih)
     if dx.size == 0:
@@ -323,7 +334,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, 
                 _activate_row(a, activation, h[:n].reshape(m))
             else:
                 _activate_row(gx[:n].reshape(m), activation, h[:n].reshape(m))
-            g[:n] = h[:n]
+            _copy_rows(h, g, n)
             h[n:] = 0
             g[n:] = 0
 
@@ -359,7 +370,7 @@ def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state
             _pre(gx[:n].reshape(m), a, a)
             _activate_row(a, activation, h[:n].reshape(m))
             if keep:
-                hs[t, :n] = h[:n]
+                _copy_rows(h, hs[t], n)
                 hs[t, n:] = 0
 
 
