@@ -35,6 +35,18 @@ def warmup(verbose=False):
         Wall time taken: the compilation (first call) or the loading from the
         cache (later calls).
 
+    Notes
+    -----
+    **Threads.** ``fit`` and ``predict`` split each batch into shards that run
+    on ``numba.get_num_threads()`` threads: by default all the cores. Lower it
+    with ``numba.set_num_threads(n)`` (for the calling thread) or the
+    ``NUMBA_NUM_THREADS`` environment variable (for the process). joblib's
+    process workers (``GridSearchCV(n_jobs=k)``) set ``NUMBA_NUM_THREADS`` to
+    their share of the cores, so a search does not oversubscribe the machine.
+    BLAS runs on one thread inside fit and predict. The shards depend on the
+    batch size and the number of CPUs only, and their gradients are summed in
+    a fixed order: the thread count does not change a single bit of the result.
+
     Examples
     --------
     >>> import sklearn_rnn
