@@ -12,6 +12,8 @@ Adam settings and number of epochs. PyTorch runs the loop a user would write:
 ``nn.RNN/LSTM/GRU(batch_first=True)`` + ``nn.Linear``, binary cross-entropy on the
 last step's output, ``torch.optim.Adam``, a fresh permutation every epoch. Our side
 is the estimator with the same settings (``alpha=0``, no gradient clipping).
+PyTorch also runs on one thread, as a reference that competing processes on a
+shared machine disturb less (its spinning threads suffer most from them).
 
 Times are medians over repeats (the machine may be shared); ratios (ours / PyTorch)
 compare numbers measured in the same run. GFLOP/s counts the matrix products of
@@ -361,29 +363,33 @@ def main():
         out("## Fit (per epoch) and predict (whole training set)")
         out()
         out(
-            "| config | dtype | fit ours s | fit torch s | fit ratio | predict ours s "
-            "| predict torch s | predict ratio | GFLOP/s ours | % of peak | GFLOP/s torch "
-            "| load |"
+            "| config | dtype | fit ours s | fit torch s | **fit ratio** | fit torch 1 thread s "
+            "| predict ours s | predict torch s | **predict ratio** | predict torch 1 thread s "
+            "| GFLOP/s ours | % of peak | GFLOP/s torch | load |"
         )
-        out("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        out("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for name, cell, n, steps, feats, hidden, layers, batch in CONFIGS:
             n = n // scale
             for dtype in (np.float32, np.float64):
                 X, y = make_data(n, steps, feats, dtype)
                 warm_kernels(cell, dtype, torch_too=True)
-                ours, theirs = [], []
+                ours, theirs, single = [], [], []
                 for _ in range(repeats):
                     ours.append(our_fit_predict(X, y, cell, hidden, layers, batch, epochs))
                     theirs.append(torch_fit_predict(X, y, cell, hidden, layers, batch, epochs))
+                    torch.set_num_threads(1)  # a reference that a busy machine hurts less
+                    single.append(torch_fit_predict(X, y, cell, hidden, layers, batch, epochs))
+                    torch.set_num_threads(args.threads)
                 fo, po = (statistics.median(v) for v in zip(*ours, strict=True))
                 ft, pt = (statistics.median(v) for v in zip(*theirs, strict=True))
+                f1, p1 = (statistics.median(v) for v in zip(*single, strict=True))
                 flops = flops_per_epoch(cell, n, steps, feats, hidden, layers)
                 out(
                     f"| {name} (n={n}, T={steps}, F={feats}, H={hidden}, batch {batch}) "
                     f"| {np.dtype(dtype).name} | {fmt(fo)} | {fmt(ft)} | **{fo / ft:.2f}** "
-                    f"| {fmt(po)} | {fmt(pt)} | **{po / pt:.2f}** | {fmt(flops / fo / 1e9)} "
-                    f"| {100 * flops / fo / 1e9 / peak:.1f}% | {fmt(flops / ft / 1e9)} "
-                    f"| {os.getloadavg()[0]:.1f} |"
+                    f"| {fmt(f1)} | {fmt(po)} | {fmt(pt)} | **{po / pt:.2f}** | {fmt(p1)} "
+                    f"| {fmt(flops / fo / 1e9)} | {100 * flops / fo / 1e9 / peak:.1f}% "
+                    f"| {fmt(flops / ft / 1e9)} | {os.getloadavg()[0]:.1f} |"
                 )
         out()
 

@@ -255,8 +255,12 @@ def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
 
 
 @njit(**JIT_OPTIONS)
-def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
-    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients."""
+def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_same):
+    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients.
+
+    ``db_same``, unless empty, is db_ih already summed (the hidden side's, when the
+    two sides' gate gradients are the same): copied, not summed again.
+    """
     n_steps, batch, n_in = x.shape
     n_gates = dg.shape[2]
     rows = n_steps * batch
@@ -271,7 +275,11 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
             n = _n_active(lengths, t)
             _copy_rows(x[t], xz[t], n)
         np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
-    _column_sums(dg, db_ih)
+    if db_same.size:
+        for j in range(db_ih.shape[0]):
+            db_ih[j] = db_same[j]
+    else:
+        _column_sums(dg, db_ih)
     if dx.size == 0:
         return  # nothing to write, or the caller does not need dx (a first layer)
     np.dot(dgf, w_ih, dx.reshape(rows, n_in))
@@ -420,8 +428,8 @@ def backward(
     hidden = w_hh.shape[1]
     # Hidden-side pre-activation gradients (r, z, r ⊙ dn); the input-side n block
     # (dn) is kept apart in dn_in and swapped in after dW_hh is computed.
-    dg = np.zeros((n_steps, batch, 3 * hidden), x.dtype)
-    dn_in = np.zeros((n_steps, batch, hidden), x.dtype)
+    dg = np.empty((n_steps, batch, 3 * hidden), x.dtype)  # zeroed at padding below
+    dn_in = np.empty((n_steps, batch, hidden), x.dtype)  # read where active only
     # Gradient reaching h_t from later in the pass. Rows >= n are never written
     # at step t: for the forward direction they stay zero until their sequence
     # becomes active; reversed, they belong to ended sequences.
@@ -439,6 +447,7 @@ def backward(
         for b in range(n):
             h_prev = hp[b] if has_prev else zeros
             _cell_back(g[b], e[b], h_prev, dht[b], dh[b], d[b], dn[b], dh_direct[b])
+        d[n:] = 0  # the products over all steps read the padding too
         if n > 0 and has_prev:
             np.dot(d[:n], w_hh, dh[:n])
             for b in range(n):
@@ -454,4 +463,4 @@ def backward(
             db, dnb = d[b], dn[b]
             for j in range(hidden):
                 db[2 * hidden + j] = dnb[j]
-    _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih)
+    _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_ih[:0])

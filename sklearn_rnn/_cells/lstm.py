@@ -252,8 +252,12 @@ def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
 
 
 @njit(**JIT_OPTIONS)
-def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
-    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients."""
+def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_same):
+    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients.
+
+    ``db_same``, unless empty, is db_ih already summed (the hidden side's, when the
+    two sides' gate gradients are the same): copied, not summed again.
+    """
     n_steps, batch, n_in = x.shape
     n_gates = dg.shape[2]
     rows = n_steps * batch
@@ -268,7 +272,11 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih):
             n = _n_active(lengths, t)
             _copy_rows(x[t], xz[t], n)
         np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
-    _column_sums(dg, db_ih)
+    if db_same.size:
+        for j in range(db_ih.shape[0]):
+            db_ih[j] = db_same[j]
+    else:
+        _column_sums(dg, db_ih)
     if dx.size == 0:
         return  # nothing to write, or the caller does not need dx (a first layer)
     np.dot(dgf, w_ih, dx.reshape(rows, n_in))
@@ -409,7 +417,7 @@ def backward(
     """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    dg = np.zeros((n_steps, batch, 4 * hidden), x.dtype)  # pre-activation gradients
+    dg = np.empty((n_steps, batch, 4 * hidden), x.dtype)  # pre-activation gradients
     # Gradients reaching h_t and c_t from later in the pass. Rows >= n are never
     # written at step t: for the forward direction they stay zero until their
     # sequence becomes active; reversed, they belong to ended sequences.
@@ -426,7 +434,8 @@ def backward(
         cp = extra[tp] if has_prev else extra[t]
         for b in range(n):
             _cell_back(g[b], c[b], cp[b] if has_prev else zeros, dht[b], dh[b], dc[b], d[b])
+        d[n:] = 0  # the products over all steps read the padding too
         if n > 0 and has_prev:
             np.dot(d[:n], w_hh, dh[:n])
     _hidden_grads(hs, reverse, dg, dw_hh, db_hh)
-    _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih)
+    _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_hh)  # same gate gradients
