@@ -303,9 +303,23 @@ def _shard_positions(n_sequences):
 #: Steps run at once by every layer of a one-directional network at predict time:
 #: its memory is (_PREDICT_STEPS, rows, width) per layer, whatever the length.
 _PREDICT_STEPS = 32
-#: Elements a bidirectional network's predict may hold per layer; it takes fewer
-#: sequences at a time for longer ones, so memory stays bounded whatever the length.
-_PREDICT_BUDGET = 1 << 22
+#: Elements (activations and kernel scratch) predict may hold at once: it runs as
+#: many sequences at a time as fit, so memory is bounded whatever the length (a
+#: bidirectional network, which needs whole sequences, takes fewer when longer).
+_PREDICT_BUDGET = 1 << 23
+
+
+def _predict_rows(arch, n_steps):
+    """How many sequences predict runs at once, to hold about ``_PREDICT_BUDGET`` elements."""
+    hidden = max(arch.hidden_sizes)
+    gates = CELLS[arch.cell].N_GATES * hidden
+    if arch.bidirectional:
+        # whole sequences: a layer's output (2H) and one pass's (H) at every step,
+        # and the kernel's input projection of up to 64 steps
+        per_row = n_steps * 3 * hidden + min(n_steps, 64) * gates
+    else:
+        per_row = _PREDICT_STEPS * (sum(arch.hidden_sizes) + gates)
+    return max(1, _PREDICT_BUDGET // per_row)
 
 
 def _infer_streaming(params, arch, X, rows, lengths):
@@ -373,7 +387,7 @@ def _infer_whole(params, arch, X, rows, lengths):
     return pooled @ params["head.weight"].T + params["head.bias"]
 
 
-def predict_logits(params, arch, X, lengths, batch_size=1024):
+def predict_logits(params, arch, X, lengths, batch_size=None):
     """Logits of the network for every sequence of ``X``.
 
     Memory does not grow with the length of the sequences: a one-directional
@@ -389,8 +403,9 @@ def predict_logits(params, arch, X, lengths, batch_size=1024):
         Padded sequences (values at padded steps are ignored).
     lengths : ndarray of shape (n_samples,)
         Length of each sequence, in [1, n_steps].
-    batch_size : int
-        Most sequences run at once; bounds the memory used.
+    batch_size : int or None
+        Most sequences run at once. By default as many as fit in a fixed
+        memory budget (``_PREDICT_BUDGET`` elements).
 
     Returns
     -------
@@ -399,12 +414,9 @@ def predict_logits(params, arch, X, lengths, batch_size=1024):
     check_parameters(params, arch, X.dtype)
     lengths = _check_batch(X, lengths, arch)
     logits = np.empty((X.shape[0], arch.n_outputs), dtype=X.dtype)
-    if arch.bidirectional:
-        width = 2 * max(arch.hidden_sizes) + max(arch.hidden_sizes)  # output + one pass
-        batch_size = max(1, min(batch_size, _PREDICT_BUDGET // max(1, X.shape[1] * width)))
-        infer = _infer_whole
-    else:
-        infer = _infer_streaming
+    rows = _predict_rows(arch, X.shape[1])
+    batch_size = rows if batch_size is None else max(1, min(batch_size, rows))
+    infer = _infer_whole if arch.bidirectional else _infer_streaming
     for start in range(0, X.shape[0], batch_size):
         part = np.arange(start, min(start + batch_size, X.shape[0]))
         order, lengths_sorted = _sort(lengths[part])

@@ -156,11 +156,21 @@ def _predict_peak(n_steps, bidirectional):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_predict_memory_does_not_grow_with_length(bidirectional, monkeypatch):
-    """Predict holds a few steps per layer (or fewer sequences), not (T, batch, H)."""
+def test_predict_memory_does_not_grow_with_length(monkeypatch):
+    """A one-directional network holds a few steps per layer, not (T, batch, H)."""
     monkeypatch.setattr(_network, "_PREDICT_BUDGET", 1 << 16)
-    short, long = _predict_peak(100, bidirectional), _predict_peak(3000, bidirectional)
+    short, long = _predict_peak(100, False), _predict_peak(3000, False)
     # (T, 64, 16) float64 activations of one layer at T = 3000 would be 24 MB
     assert long < 2 * short + 500_000
     assert long < 3_000_000
+
+
+def test_bidirectional_predict_takes_fewer_sequences_when_longer(monkeypatch):
+    """Whole sequences are needed both ways: predict runs fewer at a time, within the budget."""
+    budget = 1 << 18
+    monkeypatch.setattr(_network, "_PREDICT_BUDGET", budget)
+    arch = Architecture(cell="lstm", n_features=2, hidden_sizes=(16, 16), n_outputs=1,
+                        bidirectional=True)  # fmt: skip
+    assert _network._predict_rows(arch, 100) > 16 * _network._predict_rows(arch, 3000) >= 16
+    # 64 sequences of 3000 steps: 3 x 16 units a step, float64, would be 74 MB
+    assert _predict_peak(3000, True) < 2 * budget * 8
