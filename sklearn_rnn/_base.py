@@ -23,6 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from ._loss import OUTPUT_FUNCTIONS
 from ._network import (
     Architecture,
+    Workspace,
     check_parameters,
     init_parameters,
     loss_and_gradients,
@@ -300,6 +301,7 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         loss_name = LOSS_OF_OUTPUT[self.out_activation_]
         sample_idx = np.arange(n_samples)
+        workspace = Workspace()  # the batches' big buffers, allocated once per fit
         # weights at the end of the last completed epoch: what an interruption or a
         # numerical failure leaves behind
         completed = {k: v.copy() for k, v in self.weights_.items()}
@@ -319,6 +321,7 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
                         self.weights_, arch, data[idx], lengths[idx], Y[idx], loss_name,
                         sample_weight=batch_weight,
                         alpha=self.alpha, dropout=self.dropout, random_state=random_state,
+                        workspace=workspace,
                     )  # fmt: skip
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                     grad_list = [grads[name] for name in self.weights_]

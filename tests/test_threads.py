@@ -174,3 +174,24 @@ def test_bidirectional_predict_takes_fewer_sequences_when_longer(monkeypatch):
     assert _network._predict_rows(arch, 100) > 16 * _network._predict_rows(arch, 3000) >= 16
     # 64 sequences of 3000 steps: 3 x 16 units a step, float64, would be 74 MB
     assert _predict_peak(3000, True) < 2 * budget * 8
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_workspace_reuse_changes_nothing(cell):
+    """Buffers reused across batches of other shapes give the same bits as fresh ones."""
+    arch = Architecture(cell=cell, n_features=3, hidden_sizes=(5, 4), n_outputs=1,
+                        bidirectional=True, pooling="max")  # fmt: skip
+    params = init_parameters(arch, np.random.RandomState(0), np.float64)
+    workspace = _network.Workspace()
+    for n, steps, seed in [(70, 12, 0), (20, 5, 1), (90, 15, 2), (70, 12, 0)]:
+        X, lengths, y = _ragged(n=n, steps=steps, seed=seed)
+        Y = y[:, None].astype(float)
+        kwargs = dict(dropout=0.3, alpha=0.1)
+        fresh = loss_and_gradients(params, arch, X, lengths, Y, "binary_log_loss",
+                                   random_state=np.random.RandomState(seed), **kwargs)  # fmt: skip
+        reused = loss_and_gradients(params, arch, X, lengths, Y, "binary_log_loss",
+                                    random_state=np.random.RandomState(seed),
+                                    workspace=workspace, **kwargs)  # fmt: skip
+        assert fresh[0] == reused[0]
+        for name in params:
+            assert_array_equal(fresh[1][name], reused[1][name])
