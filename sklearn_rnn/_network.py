@@ -206,7 +206,8 @@ def _unpool(dpooled, lengths, arch, n_steps, argmax):
 
 # Parameter kinds of one recurrent pass, in the kernels' argument order.
 _KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-_NO_DX = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
+# (0, 0, 0) arrays: "no dx wanted" for backward, "zero initial state" for forward.
+_EMPTY = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
           np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}  # fmt: skip
 
 
@@ -269,7 +270,8 @@ class _Run:
                 extra_shape = (n_steps, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
                 extra = workspace.get(key + ("extra",), extra_shape, x.dtype)
                 reverse = suffix == "_reverse"
-                cell.forward(layer_input, lengths, *weights, reverse, activation, hs, gates, extra)
+                cell.forward(layer_input, lengths, *weights, reverse, activation,
+                             _EMPTY[x.dtype], hs, gates, extra)  # fmt: skip
                 passes.append((suffix, hs, gates, extra))
             out = (
                 passes[0][1] if len(passes) == 1 else np.concatenate([p[1] for p in passes], axis=2)
@@ -306,7 +308,7 @@ class _Run:
                 dhs = np.ascontiguousarray(dout[:, :, i * hidden : (i + 1) * hidden])
                 # the input of the first layer is the data: no gradient needed
                 if layer == 0:
-                    dx = _NO_DX[layer_input.dtype]
+                    dx = _EMPTY[layer_input.dtype]
                 else:
                     dx = self.workspace.get(
                         (self.shard, layer, suffix, "dx"), layer_input.shape, layer_input.dtype
@@ -352,21 +354,31 @@ _PREDICT_BUDGET = 1 << 23
 def _predict_rows(arch, n_steps):
     """How many sequences predict runs at once, to hold about ``_PREDICT_BUDGET`` elements."""
     hidden = max(arch.hidden_sizes)
-    gates = CELLS[arch.cell].N_GATES * hidden
+    # what the forward kernel writes besides hs (gates and extra, reused from
+    # layer to layer) and its input projection of up to 64 steps
+    scratch = (CELLS[arch.cell].N_GATES + 1) * hidden
+    projection = CELLS[arch.cell].N_GATES * hidden
     if arch.bidirectional:
-        # whole sequences: a layer's output (2H) and one pass's (H) at every step,
-        # and the kernel's input projection of up to 64 steps
-        per_row = n_steps * 3 * hidden + min(n_steps, 64) * gates
+        # whole sequences: a layer's output (2H) and one pass's (H) at every step
+        per_row = n_steps * (3 * hidden + scratch) + min(n_steps, 64) * projection
     else:
-        per_row = _PREDICT_STEPS * (sum(arch.hidden_sizes) + gates)
+        # every layer's outputs over _PREDICT_STEPS steps
+        per_row = _PREDICT_STEPS * (sum(arch.hidden_sizes) + scratch + projection)
     return max(1, _PREDICT_BUDGET // per_row)
+
+
+def _forward_buffers(workspace, cell, n_steps, batch, hidden, dtype):
+    """``gates`` and ``extra`` for one forward call, whose contents prediction discards."""
+    gates = workspace.get("gates", (n_steps, batch, cell.N_GATES * hidden), dtype)
+    extra_shape = (n_steps, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
+    return gates, workspace.get("extra", extra_shape, dtype)
 
 
 def _infer_streaming(params, arch, X, rows, lengths):
     """Logits of one shard of a one-directional network, ``_PREDICT_STEPS`` steps at a time.
 
-    Every layer keeps only its running state; the pooling is accumulated as the
-    top layer's outputs come, so memory does not grow with the length.
+    Every layer carries its state from chunk to chunk; the pooling is accumulated
+    as the top layer's outputs come, so memory does not grow with the length.
     """
     cell = CELLS[arch.cell]
     activation = ACTIVATION_CODES[arch.activation]
@@ -374,6 +386,9 @@ def _infer_streaming(params, arch, X, rows, lengths):
     n_layers = len(arch.hidden_sizes)
     weights = [[params[f"rnn.{kind}_l{layer}"] for kind in _KINDS] for layer in range(n_layers)]
     states = [np.zeros((cell.N_STATES, batch, h), dtype) for h in arch.hidden_sizes]
+    steps = min(_PREDICT_STEPS, n_steps)
+    outputs = [np.empty((steps, batch, h), dtype) for h in arch.hidden_sizes]
+    workspace = Workspace()
     top = arch.hidden_sizes[-1]
     if arch.pooling == "mean":
         pooled = np.zeros((batch, top), dtype)
@@ -384,15 +399,11 @@ def _infer_streaming(params, arch, X, rows, lengths):
         layer_input = _time_major(X, rows, lengths, start, stop)
         # sequences that ended before this chunk have length 0 in it: they keep their state
         chunk_lengths = np.clip(lengths - start, 0, stop - start)
-        for layer in range(n_layers):
-            last = layer == n_layers - 1
-            if last and arch.pooling == "last":
-                shape = (0, 0, 0)  # the final state is all that is needed
-            else:
-                shape = (stop - start, batch, arch.hidden_sizes[layer])
-            hs = np.empty(shape, dtype)
-            cell.forward_infer(layer_input, chunk_lengths, *weights[layer], False, activation,
-                               states[layer], hs)  # fmt: skip
+        for layer, hidden in enumerate(arch.hidden_sizes):
+            hs = outputs[layer][: stop - start]
+            gates, extra = _forward_buffers(workspace, cell, stop - start, batch, hidden, dtype)
+            cell.forward(layer_input, chunk_lengths, *weights[layer], False, activation,
+                         states[layer], hs, gates, extra)  # fmt: skip
             layer_input = hs
         if arch.pooling == "mean":
             pooled += layer_input.sum(axis=0)  # zero at padding
@@ -400,7 +411,7 @@ def _infer_streaming(params, arch, X, rows, lengths):
             valid = (np.arange(stop - start)[:, None] < chunk_lengths[None, :])[:, :, None]
             np.maximum(pooled, np.where(valid, layer_input, -np.inf).max(axis=0), out=pooled)
     if arch.pooling == "last":
-        pooled = states[-1][0].copy()  # the state after each sequence's last step
+        pooled = states[-1][0]  # the state after each sequence's last step
     elif arch.pooling == "mean":
         pooled /= lengths[:, None].astype(dtype)
     return pooled @ params["head.weight"].T + params["head.bias"]
@@ -412,15 +423,16 @@ def _infer_whole(params, arch, X, rows, lengths):
     activation = ACTIVATION_CODES[arch.activation]
     batch, dtype = len(rows), X.dtype
     n_steps = int(lengths[0])
+    workspace = Workspace()
     layer_input = _time_major(X, rows, lengths)
     for layer, hidden in enumerate(arch.hidden_sizes):
         out = np.empty((n_steps, batch, 2 * hidden), dtype)
         for i, suffix in enumerate(arch.directions):
             weights = [params[f"rnn.{kind}_l{layer}{suffix}"] for kind in _KINDS]
-            state = np.zeros((cell.N_STATES, batch, hidden), dtype)
-            hs = np.empty((n_steps, batch, hidden), dtype)
-            cell.forward_infer(layer_input, lengths, *weights, suffix == "_reverse", activation,
-                               state, hs)  # fmt: skip
+            hs = workspace.get("hs", (n_steps, batch, hidden), dtype)
+            gates, extra = _forward_buffers(workspace, cell, n_steps, batch, hidden, dtype)
+            cell.forward(layer_input, lengths, *weights, suffix == "_reverse", activation,
+                         _EMPTY[dtype], hs, gates, extra)  # fmt: skip
             out[:, :, i * hidden : (i + 1) * hidden] = hs
         layer_input = out
     pooled, _ = _pool(layer_input, lengths, arch)

@@ -59,8 +59,8 @@ def warmup(verbose=False):
     for cell in CELLS:
         for dtype in (np.float64, np.float32):
             t0 = time.perf_counter()
-            # 2 layers, both directions: every kernel (forward, backward,
-            # forward_infer) runs once with the argument types the network uses.
+            # 2 layers, both directions: both kernels (forward, backward) run
+            # once with the argument types the network uses.
             arch = Architecture(
                 cell=cell, n_features=2, hidden_sizes=(2, 2), n_outputs=1, bidirectional=True
             )

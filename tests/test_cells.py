@@ -93,17 +93,20 @@ def run_forward(cell, activation, x, lengths, params, reverse):
     hs = np.full((n_steps, batch, H), np.nan, dtype)
     gates = np.full((n_steps, batch, mod.N_GATES * H), np.nan, dtype)
     extra = np.full((n_steps, batch, H) if mod.HAS_EXTRA else (0, 0, 0), np.nan, dtype)
-    mod.forward(x, lengths, *params, reverse, activation, hs, gates, extra)
+    mod.forward(
+        x, lengths, *params, reverse, activation, np.empty((0, 0, 0), dtype), hs, gates, extra
+    )
     return hs, gates, extra
 
 
-def run_infer(cell, activation, x, lengths, params, reverse, state=None):
-    """hs of the inference forward from a zero state (or ``state``, updated in place)."""
+def run_carried(cell, activation, x, lengths, params, state):
+    """hs of the forward from ``state``, updated in place to the final state."""
     mod = CELLS[cell]
-    hs = np.full((x.shape[0], x.shape[1], H), np.nan, x.dtype)
-    if state is None:
-        state = np.zeros((mod.N_STATES, x.shape[1], H), x.dtype)
-    mod.forward_infer(x, lengths, *params, reverse, activation, state, hs)
+    n_steps, batch, _ = x.shape
+    hs = np.full((n_steps, batch, H), np.nan, x.dtype)
+    gates = np.full((n_steps, batch, mod.N_GATES * H), np.nan, x.dtype)
+    extra = np.full((n_steps, batch, H) if mod.HAS_EXTRA else (0, 0, 0), np.nan, x.dtype)
+    mod.forward(x, lengths, *params, False, activation, state, hs, gates, extra)
     return hs
 
 
@@ -147,7 +150,7 @@ def test_module_interface():
     shapes = {name: (mod.N_GATES, mod.HAS_EXTRA, mod.N_STATES) for name, mod in CELLS.items()}
     assert shapes == {"rnn": (1, False, 1), "lstm": (4, True, 2), "gru": (3, True, 1)}
     for mod in CELLS.values():
-        for kernel in ("forward", "forward_infer", "backward"):
+        for kernel in ("forward", "backward"):
             assert callable(getattr(mod, kernel))
 
 
@@ -166,22 +169,28 @@ def test_forward_matches_reference(cell, activation, reverse):
     assert np.all(hs[~valid] == 0)
 
 
-@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+@pytest.mark.parametrize(("cell", "activation"), CELL_CASES)
 @pytest.mark.parametrize(
     ("lengths", "n_steps"),
     # Short ragged batch; steps beyond every length; and more steps than one
-    # inference chunk (64) holds, with lengths ending on either side of a chunk edge.
+    # input-projection chunk (64) holds, with lengths ending on either side of its edge.
     [(LENGTHS, 7), ([5, 4, 4, 2], 7), ([150, 130, 64, 63, 1], 150)],
     ids=["ragged", "empty-steps", "chunks"],
 )
-def test_forward_infer_matches_forward(cell, activation, reverse, lengths, n_steps):
+def test_carried_zero_state_matches_fresh_start(cell, activation, lengths, n_steps):
+    """A carried state of zeros gives the outputs of no state; it ends as the last h (and c)."""
     x, lengths, params = make_problem(cell, lengths=lengths, n_steps=n_steps)
-    hs, _, _ = run_forward(cell, activation, x, lengths, params, reverse)
-    hs_infer = run_infer(cell, activation, x, lengths, params, reverse)
-    assert_allclose(hs_infer, hs, rtol=1e-12, atol=1e-14)
-    assert np.all(hs_infer[padding_mask(lengths, n_steps)] == 0)
+    hs, _, extra = run_forward(cell, activation, x, lengths, params, False)
+    state = np.zeros((CELLS[cell].N_STATES, len(lengths), H))
+    hs_carried = run_carried(cell, activation, x, lengths, params, state)
+    assert_allclose(hs_carried, hs, rtol=1e-12, atol=1e-14)
+    assert np.all(hs_carried[padding_mask(lengths, n_steps)] == 0)
+    last = (lengths - 1, np.arange(len(lengths)))
+    assert_array_equal(state[0], hs[last])
+    if cell == "lstm":
+        assert_array_equal(state[1], extra[last])  # c
     if n_steps == 150:  # long sequences: check the reference too
-        ref_hs = reference_forward(cell, activation, x, lengths, *params, reverse)[0]
+        ref_hs = reference_forward(cell, activation, x, lengths, *params, False)[0]
         assert_allclose(hs, ref_hs, rtol=1e-10, atol=1e-12)
 
 
@@ -228,12 +237,14 @@ def test_padding_never_leaks(cell, activation, reverse, lengths, n_steps):
         dhs_f = dhs.copy()
         dhs_f[pad] = fill  # the gradient at padded outputs is ignored as well
         hs, gates, extra = run_forward(cell, activation, xf, lengths, params, reverse)
-        hs_infer = run_infer(cell, activation, xf, lengths, params, reverse)
         _, dx, dparams = run_backward(cell, activation, xf, lengths, params, reverse, dhs_f)
         assert np.all(hs[pad] == 0)
-        assert np.all(hs_infer[pad] == 0)
         assert np.all(dx[pad] == 0)
-        results.append([hs, hs_infer, gates, extra, dx, *dparams])
+        results.append([hs, gates, extra, dx, *dparams])
+        if not reverse:  # a carried state: the same
+            state = np.zeros((CELLS[cell].N_STATES, len(lengths), H))
+            results[-1].append(run_carried(cell, activation, xf, lengths, params, state))
+            assert_array_equal(results[-1][-1], hs)
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             assert np.all(np.isfinite(a))
@@ -272,9 +283,8 @@ def test_float32_matches_float64(cell, activation, reverse):
     params32 = [p.astype(np.float32) for p in params]
     dhs32 = dhs.astype(np.float32)
     out32 = run_forward(cell, activation, x32, lengths, params32, reverse)
-    infer32 = run_infer(cell, activation, x32, lengths, params32, reverse)
     back32 = run_backward(cell, activation, x32, lengths, params32, reverse, dhs32)
-    pairs = [*zip(out32, out64, strict=True), (infer32, out64[0])]
+    pairs = list(zip(out32, out64, strict=True))
     pairs += [(back32[1], back64[1]), *zip(back32[2], back64[2], strict=True)]
     for a32, a64 in pairs:
         assert a32.dtype == np.float32
@@ -306,7 +316,8 @@ def test_empty_batch(cell):
         hs, dx, dparams = run_backward(cell, 0, x, lengths, params, reverse, np.zeros((3, 0, H)))
         assert hs.shape == (3, 0, H)
         assert dx.shape == (3, 0, F)
-        assert run_infer(cell, 0, x, lengths, params, reverse).shape == (3, 0, H)
+        state = np.zeros((CELLS[cell].N_STATES, 0, H))
+        assert run_carried(cell, 0, x, lengths, params, state).shape == (3, 0, H)
         assert all(np.all(d == 0) for d in dparams)
 
 
@@ -355,26 +366,22 @@ def test_elementwise_math(cell):
 
 
 @pytest.mark.parametrize(("cell", "activation"), CELL_CASES)
-def test_forward_infer_in_chunks_carries_the_state(cell, activation):
+def test_forward_in_chunks_carries_the_state(cell, activation):
     """Steps run a chunk at a time, with the state carried, give the whole run's outputs."""
     x, lengths, params = make_problem(cell, lengths=[23, 17, 16, 9, 2, 1], seed=7)
     whole_state = np.zeros((CELLS[cell].N_STATES, x.shape[1], H))
-    whole = run_infer(cell, activation, x, lengths, params, False, whole_state)
+    whole = run_carried(cell, activation, x, lengths, params, whole_state)
     state = np.zeros_like(whole_state)
     parts = []
     for t0 in range(0, x.shape[0], 5):
         t1 = min(t0 + 5, x.shape[0])
         chunk_lengths = np.clip(lengths - t0, 0, t1 - t0)
         xc = np.ascontiguousarray(x[t0:t1])
-        parts.append(run_infer(cell, activation, xc, chunk_lengths, params, False, state))
+        parts.append(run_carried(cell, activation, xc, chunk_lengths, params, state))
     assert_allclose(np.concatenate(parts), whole, rtol=1e-13, atol=1e-15)
     assert_allclose(state, whole_state, rtol=1e-13, atol=1e-15)
     # the final state is each sequence's last output (h), whatever its length
     assert_allclose(state[0], whole[lengths - 1, np.arange(len(lengths))], rtol=1e-13)
-    # without hs, only the state is kept
-    alone = np.zeros_like(whole_state)
-    CELLS[cell].forward_infer(x, lengths, *params, False, activation, alone, np.zeros((0, 0, 0)))
-    assert_array_equal(alone, whole_state)
 
 
 @pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)

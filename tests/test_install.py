@@ -195,5 +195,5 @@ def test_cold_and_warm_cache_give_bitwise_identical_models(runs, reference):
     env = _clean_env(NUMBA_CACHE_DIR=str(runs["cold_cache"]))
     warm = _finish(_start(runs["root"] / "warm" / "out.npz", env))
     assert warm["cache_misses"] == 0  # nothing compiled: all loaded from the cache
-    assert warm["cache_hits"] >= 3  # forward, backward, forward_infer at least
+    assert warm["cache_hits"] >= 2  # forward and backward of a cell, and helpers
     assert_same_models(runs["root"] / "warm" / "out.npz", reference)

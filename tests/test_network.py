@@ -304,12 +304,12 @@ import numpy as np
 from sklearn_rnn._cells import CELLS
 from sklearn_rnn._network import Architecture, init_parameters, predict_logits
 compiled = [len(getattr(m, k).signatures) for m in CELLS.values()
-            for k in ("forward", "forward_infer", "backward")]
+            for k in ("forward", "backward")]
 assert sum(compiled) == 0, f"kernels compiled at import: {compiled}"
 arch = Architecture(cell="lstm", n_features=2, hidden_sizes=(3,), n_outputs=1)
 params = init_parameters(arch, np.random.RandomState(0), np.float64)
 predict_logits(params, arch, np.ones((2, 4, 2)), np.array([4, 2]))
-stats = CELLS["lstm"].forward_infer.stats
+stats = CELLS["lstm"].forward.stats
 print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 """
 

@@ -122,7 +122,7 @@ def assert_workers_reuse_the_cache_and_run_one_thread(search):
         assert {r["cache_misses"] for r in mine} == {0}
         # loaded once per process, by its first fit: later candidates add nothing
         assert len({r["cache_hits"] for r in mine}) == 1
-        assert mine[0]["cache_hits"] >= 3  # forward, backward, forward_infer
+        assert mine[0]["cache_hits"] >= 2  # forward, backward
     # one thread per worker on every pool: N_WORKERS workers fill the cores
     # without oversubscribing them
     for r in records:

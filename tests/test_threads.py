@@ -137,7 +137,7 @@ def test_warmup_compiles_every_kernel_in_both_dtypes():
     assert "warmup" in sklearn_rnn.__all__
     assert sklearn_rnn.warmup() >= 0
     for mod in CELLS.values():
-        for kernel in (mod.forward, mod.forward_infer, mod.backward):
+        for kernel in (mod.forward, mod.backward):
             dtypes = {sig[0].dtype for sig in kernel.signatures}
             assert {numba.float32, numba.float64} <= dtypes, kernel
 
@@ -173,8 +173,9 @@ def test_bidirectional_predict_takes_fewer_sequences_when_longer(monkeypatch):
     monkeypatch.setattr(_network, "_PREDICT_BUDGET", budget)
     arch = Architecture(cell="lstm", n_features=2, hidden_sizes=(16, 16), n_outputs=1,
                         bidirectional=True)  # fmt: skip
-    assert _network._predict_rows(arch, 100) > 16 * _network._predict_rows(arch, 3000) >= 16
-    # 64 sequences of 3000 steps: 3 x 16 units a step, float64, would be 74 MB
+    assert _network._predict_rows(arch, 50) > 16 * _network._predict_rows(arch, 3000) >= 16
+    # 64 sequences of 3000 steps: 3 x 16 units a step, float64, would be 74 MB (and
+    # the gates and extra the forward kernel writes, 5 x 16 more)
     assert _predict_peak(3000, True) < 2 * budget * 8
 
 

@@ -12,18 +12,19 @@ network can treat the cells alike:
     cell state c_t; GRU: the hidden part of the candidate, ``W_hn h_{t-1} + b_hn``).
 ``N_STATES``
     Number of state vectors carried from step to step (LSTM: h and c, 2; else 1).
-``forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra)``
-    Training forward. Writes ``hs`` (T, B, H), ``gates`` (T, B, N_GATES*H) and,
-    when ``HAS_EXTRA``, ``extra`` (T, B, H) (otherwise a (0, 0, 0) array).
-``forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs)``
-    Inference forward. ``state`` (N_STATES, B, H) (h, then c for the LSTM) is
-    read as the state before the first step and left as the state after each
-    sequence's last step; a sequence not running at a step keeps its state. So a
-    long batch can be run a chunk of steps at a time, passing the steps
-    ``t0:t1`` and ``clip(lengths - t0, 0, t1 - t0)`` (lengths may then be 0) with
-    the same ``state``. Writes ``hs`` (T, B, H), zero at padding, unless it is a
-    (0, 0, 0) array (then only the state is kept: enough for "last" pooling).
-    ``reverse=True`` needs whole sequences and a zero ``state``.
+``forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, gates, extra)``
+    The forward pass, for training and prediction alike. Writes ``hs`` (T, B, H),
+    ``gates`` (T, B, N_GATES*H) and, when ``HAS_EXTRA``, ``extra`` (T, B, H)
+    (otherwise a (0, 0, 0) array), all zero at padding: what ``backward`` reads.
+    ``state`` is a (0, 0, 0) array (every sequence starts from a zero state) or
+    (N_STATES, B, H) (h, then c for the LSTM): read as the state before the first
+    step and left as the state after each sequence's last step; a sequence with
+    length 0 keeps its state. So a long batch can be run a chunk of steps at a
+    time, passing the steps ``t0:t1`` and ``clip(lengths - t0, 0, t1 - t0)`` with
+    the same ``state``: prediction's memory then does not grow with T. A carried
+    state needs ``reverse=False``. (One kernel serves both uses, rather than a
+    lighter inference kernel: each kernel costs about a second of compilation
+    per dtype.)
 ``backward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
 dhs, dx, dw_ih, dw_hh, db_ih, db_hh)``
     Backpropagation through time from ``dhs`` (T, B, H), the gradient of the loss
@@ -36,7 +37,7 @@ kernels do not check):
 
 - Buffers are time-major and C-contiguous: ``x[t]`` is the (B, F) batch at step t.
 - ``lengths`` is int64, sorted non-increasing, ``1 <= lengths[b] <= T`` (``0`` is
-  allowed by ``forward_infer``: a sequence that ended before this chunk). At step
+  allowed with a carried state: a sequence that ended before this chunk). At step
   t the active sequences are the prefix ``b < n_t`` with ``lengths[b] > t``.
 - Positions ``t >= lengths[b]`` are padding: ``hs`` and ``dx`` are zero there,
   and nothing read there reaches the state or any gradient.

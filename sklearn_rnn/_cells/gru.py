@@ -305,17 +305,6 @@ def _cell_train(gx, hh, b_hn, h_prev, h, g, e):
 
 
 @njit(**JIT_OPTIONS)
-def _cell_infer(gx, hh, b_hn, h):
-    """One step of one sequence, updating its state h in place."""
-    hidden = h.shape[0]
-    for j in range(hidden):
-        gr = _sigmoid(gx[j] + hh[j])
-        gz = _sigmoid(gx[hidden + j] + hh[hidden + j])
-        gn = _tanh(gx[2 * hidden + j] + gr * (hh[2 * hidden + j] + b_hn[j]))
-        h[j] = gn + gz * (h[j] - gn)
-
-
-@njit(**JIT_OPTIONS)
 def _input_bias(b_ih, b_hh, hidden):
     """Biases added to the input projection: both for r and z, b_in only for n
     (b_hn is added before the product with r)."""
@@ -326,12 +315,13 @@ def _input_bias(b_ih, b_hh, hidden):
 
 
 @njit(**JIT_OPTIONS)
-def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
-    """Training forward: writes ``hs``, ``gates`` (r, z, n) and ``extra`` (W_hn h + b_hn)."""
+def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, gates, extra):
+    """Forward: writes ``hs``, ``gates`` (r, z, n), ``extra`` (W_hn h + b_hn); carries ``state``."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     bias = _input_bias(b_ih, b_hh, hidden)
     b_hn = b_hh[2 * hidden :]
+    carry = state.shape[0] > 0  # else every sequence starts from a zero state
     small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
     chunk = 1 if small else max(1, min(n_steps, _CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
@@ -346,58 +336,30 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, 
         for s in range(s0, s1):
             t = n_steps - 1 - s if reverse else s
             tp = t + 1 if reverse else t - 1  # the step before t in the pass
+            first = not 0 <= tp < n_steps
             n = _n_active(lengths, t)
             if small:
                 _project_step(x[t], w_t, bias, n, gbuf[0])
             gx, h, g, e = gbuf[t - t_lo], hs[t], gates[t], extra[t]
-            if 0 <= tp < n_steps:
-                # hs is zero at padded steps, so for reverse=True a sequence
-                # starts from a zero state at its own last step.
-                if n > 0:
-                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
-                hp = hs[tp]
-                for b in range(n):
-                    _cell_train(gx[b], hh[b], b_hn, hp[b], h[b], g[b], e[b])
-            else:
+            if first and not carry:
                 for b in range(n):
                     _cell_train(gx[b], zeros, b_hn, zeros, h[b], g[b], e[b])
+            else:
+                # hs is zero at padded steps, so for reverse=True a sequence
+                # starts from a zero state at its own last step.
+                hp = state[0] if first else hs[tp]
+                if n > 0:
+                    np.dot(hp[:n], w_hh.T, hh[:n])
+                for b in range(n):
+                    _cell_train(gx[b], hh[b], b_hn, hp[b], h[b], g[b], e[b])
             h[n:] = 0
             g[n:] = 0
             e[n:] = 0
-
-
-@njit(**JIT_OPTIONS)
-def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs):
-    """Inference forward from ``state`` (h), left as the final state; writes ``hs``."""
-    n_steps, batch = x.shape[0], x.shape[1]
-    hidden = w_hh.shape[1]
-    bias = _input_bias(b_ih, b_hh, hidden)
-    b_hn = b_hh[2 * hidden :]
-    small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
-    chunk = 1 if small else max(1, min(n_steps, _CHUNK))
-    w_t = np.ascontiguousarray(w_ih.T)
-    gbuf = np.empty((chunk, batch, 3 * hidden), x.dtype)
-    hh = np.empty((batch, 3 * hidden), x.dtype)
-    h = state[0]
-    keep = hs.shape[0] > 0
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        if not small:
-            _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            n = _n_active(lengths, t)
-            if small:
-                _project_step(x[t], w_t, bias, n, gbuf[0])
-            gx = gbuf[t - t_lo]
-            if n > 0:
-                np.dot(h[:n], w_hh.T, hh[:n])
-            for b in range(n):
-                _cell_infer(gx[b], hh[b], b_hn, h[b])
-            if keep:
-                _copy_rows(h, hs[t], n)
-                hs[t, n:] = 0
+    if carry:
+        for b in range(batch):
+            last = lengths[b] - 1  # a sequence not running in these steps keeps its state
+            for j in range(hidden if last >= 0 else 0):
+                state[0, b, j] = hs[last, b, j]
 
 
 @njit(**JIT_OPTIONS)

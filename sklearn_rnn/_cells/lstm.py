@@ -303,25 +303,12 @@ def _cell_train(gx, hh, c_prev, c, h, g):
 
 
 @njit(**JIT_OPTIONS)
-def _cell_infer(gx, hh, c, h):
-    """One step of one sequence, updating its state (c, h) in place."""
-    hidden = c.shape[0]
-    for j in range(hidden):
-        gi = _sigmoid(gx[j] + hh[j])
-        gf = _sigmoid(gx[hidden + j] + hh[hidden + j])
-        gg = _tanh(gx[2 * hidden + j] + hh[2 * hidden + j])
-        go = _sigmoid(gx[3 * hidden + j] + hh[3 * hidden + j])
-        ct = gf * c[j] + gi * gg
-        c[j] = ct
-        h[j] = go * _tanh(ct)
-
-
-@njit(**JIT_OPTIONS)
-def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
-    """Training forward: writes ``hs``, ``gates`` (i, f, g, o) and ``extra`` (c_t)."""
+def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, gates, extra):
+    """Forward: writes ``hs``, ``gates`` (i, f, g, o) and ``extra`` (c_t); carries ``state``."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     bias = b_ih + b_hh
+    carry = state.shape[0] > 0  # else every sequence starts from a zero state
     small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
     chunk = 1 if small else max(1, min(n_steps, _CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
@@ -336,57 +323,32 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, 
         for s in range(s0, s1):
             t = n_steps - 1 - s if reverse else s
             tp = t + 1 if reverse else t - 1  # the step before t in the pass
+            first = not 0 <= tp < n_steps
             n = _n_active(lengths, t)
             if small:
                 _project_step(x[t], w_t, bias, n, gbuf[0])
             gx, h, c, g = gbuf[t - t_lo], hs[t], extra[t], gates[t]
-            if 0 <= tp < n_steps:
-                # hs and extra are zero at padded steps, so for reverse=True a
-                # sequence starts from a zero state at its own last step.
-                if n > 0:
-                    np.dot(hs[tp, :n], w_hh.T, hh[:n])
-                cp = extra[tp]
-                for b in range(n):
-                    _cell_train(gx[b], hh[b], cp[b], c[b], h[b], g[b])
-            else:
+            if first and not carry:
                 for b in range(n):
                     _cell_train(gx[b], zeros, zeros, c[b], h[b], g[b])
+            else:
+                # hs and extra are zero at padded steps, so for reverse=True a
+                # sequence starts from a zero state at its own last step.
+                hp = state[0] if first else hs[tp]
+                cp = state[1] if first else extra[tp]
+                if n > 0:
+                    np.dot(hp[:n], w_hh.T, hh[:n])
+                for b in range(n):
+                    _cell_train(gx[b], hh[b], cp[b], c[b], h[b], g[b])
             h[n:] = 0
             g[n:] = 0
             c[n:] = 0
-
-
-@njit(**JIT_OPTIONS)
-def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs):
-    """Inference forward from ``state`` (h, c), left as the final state; writes ``hs``."""
-    n_steps, batch = x.shape[0], x.shape[1]
-    hidden = w_hh.shape[1]
-    bias = b_ih + b_hh
-    small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
-    chunk = 1 if small else max(1, min(n_steps, _CHUNK))
-    w_t = np.ascontiguousarray(w_ih.T)
-    gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)
-    hh = np.empty((batch, 4 * hidden), x.dtype)
-    h, c = state[0], state[1]
-    keep = hs.shape[0] > 0
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        if not small:
-            _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            n = _n_active(lengths, t)
-            if small:
-                _project_step(x[t], w_t, bias, n, gbuf[0])
-            gx = gbuf[t - t_lo]
-            if n > 0:
-                np.dot(h[:n], w_hh.T, hh[:n])
-            for b in range(n):
-                _cell_infer(gx[b], hh[b], c[b], h[b])
-            if keep:
-                _copy_rows(h, hs[t], n)
-                hs[t, n:] = 0
+    if carry:
+        for b in range(batch):
+            last = lengths[b] - 1  # a sequence not running in these steps keeps its state
+            for j in range(hidden if last >= 0 else 0):
+                state[0, b, j] = hs[last, b, j]
+                state[1, b, j] = extra[last, b, j]
 
 
 @njit(**JIT_OPTIONS)

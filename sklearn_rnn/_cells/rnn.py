@@ -310,11 +310,12 @@ def _pre(gx, hh, out):
 
 
 @njit(**JIT_OPTIONS)
-def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra):
-    """Training forward: writes ``hs`` and ``gates`` (the post-activation h_t)."""
+def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, gates, extra):
+    """Forward: writes ``hs`` and ``gates`` (the post-activation h_t); carries ``state``."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     bias = b_ih + b_hh
+    carry = state.shape[0] > 0  # else every sequence starts from a zero state
     small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
     chunk = 1 if small else max(1, min(n_steps, _CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
@@ -328,15 +329,17 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, 
         for s in range(s0, s1):
             t = n_steps - 1 - s if reverse else s
             tp = t + 1 if reverse else t - 1  # the step before t in the pass
+            first = not 0 <= tp < n_steps
             n = _n_active(lengths, t)
             if small:
                 _project_step(x[t], w_t, bias, n, gbuf[0])
             gx, h, g = gbuf[t - t_lo], hs[t], gates[t]
             m = n * hidden
-            if 0 <= tp < n_steps and n > 0:
+            if (carry or not first) and n > 0:
                 # hs is zero at padded steps, so for reverse=True a sequence
                 # starts from a zero state at its own last step.
-                np.dot(hs[tp, :n], w_hh.T, hh[:n])
+                hp = state[0] if first else hs[tp]
+                np.dot(hp[:n], w_hh.T, hh[:n])
                 a = hh[:n].reshape(m)
                 _pre(gx[:n].reshape(m), a, a)
                 _activate_row(a, activation, h[:n].reshape(m))
@@ -345,41 +348,11 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, 
             _copy_rows(h, g, n)
             h[n:] = 0
             g[n:] = 0
-
-
-@njit(**JIT_OPTIONS)
-def forward_infer(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs):
-    """Inference forward from ``state`` (h), left as the final state; writes ``hs``."""
-    n_steps, batch = x.shape[0], x.shape[1]
-    hidden = w_hh.shape[1]
-    bias = b_ih + b_hh
-    small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
-    chunk = 1 if small else max(1, min(n_steps, _CHUNK))
-    w_t = np.ascontiguousarray(w_ih.T)
-    gbuf = np.empty((chunk, batch, hidden), x.dtype)
-    hh = np.empty((batch, hidden), x.dtype)
-    h = state[0]
-    keep = hs.shape[0] > 0
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        if not small:
-            _project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            n = _n_active(lengths, t)
-            if small:
-                _project_step(x[t], w_t, bias, n, gbuf[0])
-            gx = gbuf[t - t_lo]
-            if n > 0:
-                np.dot(h[:n], w_hh.T, hh[:n])
-            m = n * hidden
-            a = hh[:n].reshape(m)
-            _pre(gx[:n].reshape(m), a, a)
-            _activate_row(a, activation, h[:n].reshape(m))
-            if keep:
-                _copy_rows(h, hs[t], n)
-                hs[t, n:] = 0
+    if carry:
+        for b in range(batch):
+            last = lengths[b] - 1  # a sequence not running in these steps keeps its state
+            for j in range(hidden if last >= 0 else 0):
+                state[0, b, j] = hs[last, b, j]
 
 
 @njit(**JIT_OPTIONS)
