@@ -354,23 +354,24 @@ _PREDICT_BUDGET = 1 << 23
 def _predict_rows(arch, n_steps):
     """How many sequences predict runs at once, to hold about ``_PREDICT_BUDGET`` elements."""
     hidden = max(arch.hidden_sizes)
-    # what the forward kernel writes besides hs (gates and extra, reused from
-    # layer to layer) and its input projection of up to 64 steps
-    scratch = (CELLS[arch.cell].N_GATES + 1) * hidden
-    projection = CELLS[arch.cell].N_GATES * hidden
+    n_gates = CELLS[arch.cell].N_GATES
+    # the forward kernel's ring buffers (gates, 2 steps of extra) and its input
+    # projection of up to 64 steps
+    scratch = (n_gates + 2) * hidden + min(n_steps, 64) * n_gates * hidden
     if arch.bidirectional:
         # whole sequences: a layer's output (2H) and one pass's (H) at every step
-        per_row = n_steps * (3 * hidden + scratch) + min(n_steps, 64) * projection
+        per_row = n_steps * 3 * hidden + scratch
     else:
         # every layer's outputs over _PREDICT_STEPS steps
-        per_row = _PREDICT_STEPS * (sum(arch.hidden_sizes) + scratch + projection)
+        per_row = _PREDICT_STEPS * sum(arch.hidden_sizes) + scratch
     return max(1, _PREDICT_BUDGET // per_row)
 
 
-def _forward_buffers(workspace, cell, n_steps, batch, hidden, dtype):
-    """``gates`` and ``extra`` for one forward call, whose contents prediction discards."""
-    gates = workspace.get("gates", (n_steps, batch, cell.N_GATES * hidden), dtype)
-    extra_shape = (n_steps, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
+def _forward_buffers(workspace, cell, batch, hidden, dtype):
+    """Ring buffers for the ``gates`` and ``extra`` of one forward call at predict time,
+    which needs neither beyond the step after (see :mod:`._cells`)."""
+    gates = workspace.get("gates", (1, batch, cell.N_GATES * hidden), dtype)
+    extra_shape = (2, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
     return gates, workspace.get("extra", extra_shape, dtype)
 
 
@@ -387,7 +388,12 @@ def _infer_streaming(params, arch, X, rows, lengths):
     weights = [[params[f"rnn.{kind}_l{layer}"] for kind in _KINDS] for layer in range(n_layers)]
     states = [np.zeros((cell.N_STATES, batch, h), dtype) for h in arch.hidden_sizes]
     steps = min(_PREDICT_STEPS, n_steps)
+    # every layer's outputs over a chunk: the next layer's input; the top layer's
+    # feed the pooling, or for "last" pooling only its state (a ring of 2 steps)
     outputs = [np.empty((steps, batch, h), dtype) for h in arch.hidden_sizes]
+    ring_top = arch.pooling == "last"
+    if ring_top:
+        outputs[-1] = np.empty((2, batch, arch.hidden_sizes[-1]), dtype)
     workspace = Workspace()
     top = arch.hidden_sizes[-1]
     if arch.pooling == "mean":
@@ -400,8 +406,9 @@ def _infer_streaming(params, arch, X, rows, lengths):
         # sequences that ended before this chunk have length 0 in it: they keep their state
         chunk_lengths = np.clip(lengths - start, 0, stop - start)
         for layer, hidden in enumerate(arch.hidden_sizes):
-            hs = outputs[layer][: stop - start]
-            gates, extra = _forward_buffers(workspace, cell, stop - start, batch, hidden, dtype)
+            ring = ring_top and layer == n_layers - 1
+            hs = outputs[layer] if ring else outputs[layer][: stop - start]
+            gates, extra = _forward_buffers(workspace, cell, batch, hidden, dtype)
             cell.forward(layer_input, chunk_lengths, *weights[layer], False, activation,
                          states[layer], hs, gates, extra)  # fmt: skip
             layer_input = hs
@@ -430,7 +437,7 @@ def _infer_whole(params, arch, X, rows, lengths):
         for i, suffix in enumerate(arch.directions):
             weights = [params[f"rnn.{kind}_l{layer}{suffix}"] for kind in _KINDS]
             hs = workspace.get("hs", (n_steps, batch, hidden), dtype)
-            gates, extra = _forward_buffers(workspace, cell, n_steps, batch, hidden, dtype)
+            gates, extra = _forward_buffers(workspace, cell, batch, hidden, dtype)
             cell.forward(layer_input, lengths, *weights, suffix == "_reverse", activation,
                          _EMPTY[dtype], hs, gates, extra)  # fmt: skip
             out[:, :, i * hidden : (i + 1) * hidden] = hs

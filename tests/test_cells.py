@@ -398,3 +398,27 @@ def test_backward_without_dx(cell, activation, reverse):
     )  # fmt: skip
     for a, b in zip(skipped, dparams, strict=True):
         assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+def test_ring_buffers_give_the_same_outputs_and_state(cell, activation, reverse):
+    """Prediction's ring buffers (gates: 1 step, extra: 2; hs: 2 when only the state
+    is wanted) change nothing that is read: the outputs, or the carried state."""
+    mod = CELLS[cell]
+    x, lengths, params = make_problem(cell, lengths=[23, 17, 16, 9, 2, 1], seed=3)
+    n_steps, batch, _ = x.shape
+    hs, _, _ = run_forward(cell, activation, x, lengths, params, reverse)
+    gates = np.full((1, batch, mod.N_GATES * H), np.nan)
+    extra = np.full((2, batch, H) if mod.HAS_EXTRA else (0, 0, 0), np.nan)
+    hs_kept = np.full((n_steps, batch, H), np.nan)
+    mod.forward(x, lengths, *params, reverse, activation, np.empty((0, 0, 0)), hs_kept,
+                gates, extra)  # fmt: skip
+    assert_array_equal(hs_kept, hs)
+    if not reverse:  # only the final state: hs a ring too
+        state = np.zeros((mod.N_STATES, batch, H))
+        whole = np.zeros_like(state)
+        run_carried(cell, activation, x, lengths, params, whole)
+        mod.forward(x, lengths, *params, False, activation, state, np.full((2, batch, H), np.nan),
+                    gates, extra)  # fmt: skip
+        assert_array_equal(state, whole)
+        assert_array_equal(state[0], hs[lengths - 1, np.arange(batch)])

@@ -16,6 +16,9 @@ network can treat the cells alike:
     The forward pass, for training and prediction alike. Writes ``hs`` (T, B, H),
     ``gates`` (T, B, N_GATES*H) and, when ``HAS_EXTRA``, ``extra`` (T, B, H)
     (otherwise a (0, 0, 0) array), all zero at padding: what ``backward`` reads.
+    Prediction, which does not need them all, may pass ring buffers with fewer
+    steps (step t is then written at ``t % len``): ``gates`` needs 1, ``hs`` and
+    ``extra`` 2 (step t reads step t - 1's).
     ``state`` is a (0, 0, 0) array (every sequence starts from a zero state) or
     (N_STATES, B, H) (h, then c for the LSTM): read as the state before the first
     step and left as the state after each sequence's last step; a sequence with
@@ -24,7 +27,7 @@ network can treat the cells alike:
     the same ``state``: prediction's memory then does not grow with T. A carried
     state needs ``reverse=False``. (One kernel serves both uses, rather than a
     lighter inference kernel: each kernel costs about a second of compilation
-    per dtype.)
+    per cell and dtype.)
 ``backward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
 dhs, dx, dw_ih, dw_hh, db_ih, db_hh)``
     Backpropagation through time from ``dhs`` (T, B, H), the gradient of the loss

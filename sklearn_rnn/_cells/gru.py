@@ -322,6 +322,8 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     bias = _input_bias(b_ih, b_hh, hidden)
     b_hn = b_hh[2 * hidden :]
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
+    # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
+    ring_h, ring_g, ring_e = hs.shape[0], gates.shape[0], extra.shape[0]
     small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
     chunk = 1 if small else max(1, min(n_steps, _CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
@@ -340,26 +342,30 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             n = _n_active(lengths, t)
             if small:
                 _project_step(x[t], w_t, bias, n, gbuf[0])
-            gx, h, g, e = gbuf[t - t_lo], hs[t], gates[t], extra[t]
+            gx, h, g, e = (
+                gbuf[t - t_lo],
+                hs[t % ring_h],
+                gates[t % ring_g],
+                extra[t % ring_e],
+            )
             if first and not carry:
                 for b in range(n):
                     _cell_train(gx[b], zeros, b_hn, zeros, h[b], g[b], e[b])
             else:
                 # hs is zero at padded steps, so for reverse=True a sequence
                 # starts from a zero state at its own last step.
-                hp = state[0] if first else hs[tp]
+                hp = state[0] if first else hs[tp % ring_h]
                 if n > 0:
                     np.dot(hp[:n], w_hh.T, hh[:n])
                 for b in range(n):
                     _cell_train(gx[b], hh[b], b_hn, hp[b], h[b], g[b], e[b])
+            if carry:  # the state of the sequences ending at step t
+                for b in range(_n_active(lengths, t + 1), n):
+                    for j in range(hidden):
+                        state[0, b, j] = h[b, j]
             h[n:] = 0
             g[n:] = 0
             e[n:] = 0
-    if carry:
-        for b in range(batch):
-            last = lengths[b] - 1  # a sequence not running in these steps keeps its state
-            for j in range(hidden if last >= 0 else 0):
-                state[0, b, j] = hs[last, b, j]
 
 
 @njit(**JIT_OPTIONS)

@@ -316,6 +316,8 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     hidden = w_hh.shape[1]
     bias = b_ih + b_hh
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
+    # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
+    ring_h, ring_g = hs.shape[0], gates.shape[0]
     small = x.shape[2] <= _SMALL_K  # project the input step by step (_project_step)
     chunk = 1 if small else max(1, min(n_steps, _CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
@@ -333,12 +335,12 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             n = _n_active(lengths, t)
             if small:
                 _project_step(x[t], w_t, bias, n, gbuf[0])
-            gx, h, g = gbuf[t - t_lo], hs[t], gates[t]
+            gx, h, g = gbuf[t - t_lo], hs[t % ring_h], gates[t % ring_g]
             m = n * hidden
             if (carry or not first) and n > 0:
                 # hs is zero at padded steps, so for reverse=True a sequence
                 # starts from a zero state at its own last step.
-                hp = state[0] if first else hs[tp]
+                hp = state[0] if first else hs[tp % ring_h]
                 np.dot(hp[:n], w_hh.T, hh[:n])
                 a = hh[:n].reshape(m)
                 _pre(gx[:n].reshape(m), a, a)
@@ -346,13 +348,12 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             else:
                 _activate_row(gx[:n].reshape(m), activation, h[:n].reshape(m))
             _copy_rows(h, g, n)
+            if carry:  # the state of the sequences ending at step t
+                for b in range(_n_active(lengths, t + 1), n):
+                    for j in range(hidden):
+                        state[0, b, j] = h[b, j]
             h[n:] = 0
             g[n:] = 0
-    if carry:
-        for b in range(batch):
-            last = lengths[b] - 1  # a sequence not running in these steps keeps its state
-            for j in range(hidden if last >= 0 else 0):
-                state[0, b, j] = hs[last, b, j]
 
 
 @njit(**JIT_OPTIONS)
