@@ -206,7 +206,7 @@ def _unpool(dpooled, lengths, arch, n_steps, argmax):
 
 # Parameter kinds of one recurrent pass, in the kernels' argument order.
 _KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-# (0, 0, 0) arrays: "no dx wanted" for backward, "zero initial state" for forward.
+# (0, 0, 0) arrays: "zero initial state" for forward.
 _EMPTY = {np.dtype(np.float32): np.empty((0, 0, 0), np.float32),
           np.dtype(np.float64): np.empty((0, 0, 0), np.float64)}  # fmt: skip
 
@@ -308,7 +308,7 @@ class _Run:
                 dhs = np.ascontiguousarray(dout[:, :, i * hidden : (i + 1) * hidden])
                 # the input of the first layer is the data: no gradient needed
                 if layer == 0:
-                    dx = _EMPTY[layer_input.dtype]
+                    dx = None
                 else:
                     dx = self.workspace.get(
                         (self.shard, layer, suffix, "dx"), layer_input.shape, layer_input.dtype

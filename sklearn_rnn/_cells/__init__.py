@@ -31,9 +31,11 @@ network can treat the cells alike:
 ``backward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
 dhs, dx, dw_ih, dw_hh, db_ih, db_hh)``
     Backpropagation through time from ``dhs`` (T, B, H), the gradient of the loss
-    with respect to every output step. Overwrites ``dx`` (T, B, F), unless it is a
-    (0, 0, 0) array (the first layer's input needs no gradient), and the four
-    parameter gradients. Reads hs, gates and extra as forward left them.
+    with respect to every output step. Overwrites ``dx`` (T, B, F), unless it is
+    None (the first layer's input needs no gradient: that variant is compiled
+    without the product), and the four parameter gradients. Reads hs, gates and
+    extra as forward left them. ``x`` must be zero at padded steps: the
+    parameter gradients sum over all steps at once.
 
 Conventions shared by all kernels (the caller, ``_network``, validates them;
 kernels do not check):
@@ -43,7 +45,8 @@ kernels do not check):
   allowed with a carried state: a sequence that ended before this chunk). At step
   t the active sequences are the prefix ``b < n_t`` with ``lengths[b] > t``.
 - Positions ``t >= lengths[b]`` are padding: ``hs`` and ``dx`` are zero there,
-  and nothing read there reaches the state or any gradient.
+  and nothing read there reaches the state or any gradient (``backward`` needs
+  ``x`` to be zero there, which the network's buffers are; ``forward`` ignores it).
 - ``reverse=True`` runs each sequence backwards within its own length: the pass
   starts at step ``lengths[b] - 1`` from a zero state and ends at step 0.
 - ``activation`` (RNN only; ignored by the others): 0 tanh, 1 relu, 2 logistic.

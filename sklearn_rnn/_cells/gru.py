@@ -172,17 +172,6 @@ def _n_active(lengths, t):
 
 
 @njit(**JIT_OPTIONS)
-def _copy_rows(src, dst, n):
-    """dst[:n] = src[:n] for 2-D arrays, by loops: a slice assignment from an array
-    compiles Numba's shape-mismatch error message (string formatting), seconds of
-    compile time for nothing."""
-    for b in range(n):
-        s, d = src[b], dst[b]
-        for j in range(s.shape[0]):
-            d[j] = s[j]
-
-
-@njit(**JIT_OPTIONS)
 def _project(x, w_ih, bias, t_lo, m, out):
     """``out[:m] = x[t_lo : t_lo + m] @ w_ih.T + bias``: the input projection of m steps.
 
@@ -256,7 +245,7 @@ def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
 
 @njit(**JIT_OPTIONS)
 def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_same):
-    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients.
+    """dW_ih, db_ih and (unless dx is None) dx from the input-side gate gradients.
 
     ``db_same``, unless empty, is db_ih already summed (the hidden side's, when the
     two sides' gate gradients are the same): copied, not summed again.
@@ -265,23 +254,16 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_same):
     n_gates = dg.shape[2]
     rows = n_steps * batch
     dgf = dg.reshape(rows, n_gates)
-    if _n_active(lengths, n_steps - 1) == batch:  # no padding (safe for batch == 0)
-        np.dot(dgf.T, x.reshape(rows, n_in), dw_ih)
-    else:
-        # x may hold NaN or inf at padded steps, and 0 * NaN is NaN: use a copy
-        # with zeros there.
-        xz = np.zeros_like(x)
-        for t in range(n_steps):
-            n = _n_active(lengths, t)
-            _copy_rows(x[t], xz[t], n)
-        np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
+    # all steps at once: x and dg are zero at padded steps (x is, by contract: its
+    # NaN would survive 0 * NaN)
+    np.dot(dgf.T, x.reshape(rows, n_in), dw_ih)
     if db_same.size:
         for j in range(db_ih.shape[0]):
             db_ih[j] = db_same[j]
     else:
         _column_sums(dg, db_ih)
-    if dx.size == 0:
-        return  # nothing to write, or the caller does not need dx (a first layer)
+    if dx is None:
+        return  # the caller does not need dx (a first layer): not even compiled
     np.dot(dgf, w_ih, dx.reshape(rows, n_in))
     for t in range(n_steps):
         dx[t, _n_active(lengths, t) :] = 0

@@ -251,7 +251,7 @@ def _hidden_grads(hs, reverse, dg, dw_hh, db_hh):
 
 @njit(**JIT_OPTIONS)
 def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_same):
-    """dW_ih, db_ih and (unless dx is empty) dx from the input-side gate gradients.
+    """dW_ih, db_ih and (unless dx is None) dx from the input-side gate gradients.
 
     ``db_same``, unless empty, is db_ih already summed (the hidden side's, when the
     two sides' gate gradients are the same): copied, not summed again.
@@ -260,23 +260,16 @@ def _input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_same):
     n_gates = dg.shape[2]
     rows = n_steps * batch
     dgf = dg.reshape(rows, n_gates)
-    if _n_active(lengths, n_steps - 1) == batch:  # no padding (safe for batch == 0)
-        np.dot(dgf.T, x.reshape(rows, n_in), dw_ih)
-    else:
-        # x may hold NaN or inf at padded steps, and 0 * NaN is NaN: use a copy
-        # with zeros there.
-        xz = np.zeros_like(x)
-        for t in range(n_steps):
-            n = _n_active(lengths, t)
-            _copy_rows(x[t], xz[t], n)
-        np.dot(dgf.T, xz.reshape(rows, n_in), dw_ih)
+    # all steps at once: x and dg are zero at padded steps (x is, by contract: its
+    # NaN would survive 0 * NaN)
+    np.dot(dgf.T, x.reshape(rows, n_in), dw_ih)
     if db_same.size:
         for j in range(db_ih.shape[0]):
             db_ih[j] = db_same[j]
     else:
         _column_sums(dg, db_ih)
-    if dx.size == 0:
-        return  # nothing to write, or the caller does not need dx (a first layer)
+    if dx is None:
+        return  # the caller does not need dx (a first layer): not even compiled
     np.dot(dgf, w_ih, dx.reshape(rows, n_in))
     for t in range(n_steps):
         dx[t, _n_active(lengths, t) :] = 0
