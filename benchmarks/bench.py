@@ -15,7 +15,8 @@ is the estimator with the same settings (``alpha=0``, no gradient clipping).
 PyTorch also runs on one thread, as a reference that competing processes on a
 shared machine disturb less (its spinning threads suffer most from them).
 
-Times are medians over repeats (the machine may be shared); ratios (ours / PyTorch)
+Times are medians over repeats (the machine may be shared; each fit's prediction is
+timed three times, both sides alike); ratios (ours / PyTorch)
 compare numbers measured in the same run. GFLOP/s counts the matrix products of
 forward and backward that the computation needs (2 flops per multiply-add; the
 input layer's dx is not needed and not counted; elementwise gate math is not
@@ -51,6 +52,9 @@ CONFIGS = [
     ("large LSTM x2", "lstm", 1000, 100, 3, 128, 2, 200),
 ]
 N_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+#: Predictions timed after each fit (median): one call of a few milliseconds
+#: is at the mercy of the machine.
+PREDICT_REPEATS = 3
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -141,9 +145,7 @@ def our_fit_predict(X, y, cell, hidden, layers, batch, epochs):
         t0 = time.perf_counter()
         est.fit(X, y)
         t_fit = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    est.predict_proba(X)
-    t_pred = time.perf_counter() - t0
+    t_pred = median_time(lambda: est.predict_proba(X), PREDICT_REPEATS)
     return t_fit / epochs, t_pred
 
 
@@ -173,11 +175,13 @@ def torch_fit_predict(X, y, cell, hidden, layers, batch, epochs):
             loss.backward()
             opt.step()
     t_fit = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        out, _ = rnn(tx)
-        torch.sigmoid(head(out[:, -1]))
-    t_pred = time.perf_counter() - t0
+
+    def predict():
+        with torch.no_grad():
+            out, _ = rnn(tx)
+            torch.sigmoid(head(out[:, -1]))
+
+    t_pred = median_time(predict, PREDICT_REPEATS)
     return t_fit / epochs, t_pred
 
 
