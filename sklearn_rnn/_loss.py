@@ -64,7 +64,7 @@ LOSS_FUNCTIONS = {
 }
 
 
-def loss_and_gradient(loss_name, logits, y_true, sample_weight=None):
+def loss_and_gradient(loss_name, logits, y_true, sample_weight=None, weight_sum=None):
     """Loss of the logits and its gradient with respect to them.
 
     Parameters
@@ -77,6 +77,11 @@ def loss_and_gradient(loss_name, logits, y_true, sample_weight=None):
         Targets: one-hot rows for ``log_loss``, 0/1 for ``binary_log_loss``.
     sample_weight : ndarray of shape (n_samples,) or None
         Weights of the samples in the mean.
+    weight_sum : float or None
+        Total weight the mean divides by: by default these samples' own
+        (``sample_weight.sum()``, or ``n_samples``). A part of a batch passes the
+        whole batch's, to get its share of the batch's loss, and exactly the
+        batch's gradient for its samples.
 
     Returns
     -------
@@ -87,14 +92,15 @@ def loss_and_gradient(loss_name, logits, y_true, sample_weight=None):
     """
     loss_function, out_name = LOSS_FUNCTIONS[loss_name]
     output = OUTPUT_FUNCTIONS[out_name](logits)
-    loss = float(loss_function(y_true, output, sample_weight))
-    n_samples = logits.shape[0]
+    own_weight = logits.shape[0] if sample_weight is None else sample_weight.sum()
+    if weight_sum is None:
+        weight_sum = own_weight
+    loss = 0.0  # a part of a batch may have no weight at all (np.average would raise)
+    if own_weight > 0:
+        loss = float(loss_function(y_true, output, sample_weight)) * (own_weight / weight_sum)
     grad = output - y_true
     if sample_weight is not None:
         grad *= sample_weight.reshape(-1, 1)
-        weight_sum = sample_weight.sum()
-    else:
-        weight_sum = n_samples
     # The squared loss averages over outputs too, so its gradient does as well.
     # (MLP's own backpropagation leaves this factor out for several outputs; we
     # follow the loss it reports, which is also PyTorch's MSE / 2.)

@@ -554,31 +554,30 @@ def loss_and_gradients(
     shards = _shard_positions(batch) if batch else []
 
     workspace = _Fresh if workspace is None else workspace
+    weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
 
-    def forward(k):
+    def shard_loss_and_gradients(k):
+        # Forward, loss and backward of shard k in one go (one hand-off to a thread
+        # per batch): each sample's loss gradient needs only its own logits and the
+        # batch's total weight, so it is bitwise the whole batch's.
         pos = shards[k]
         lengths_k = lengths_sorted[pos]
         x = _time_major(X, order[pos], lengths_k)
         masks_k = None
         if masks is not None:
             masks_k = [m[: x.shape[0], pos] for m in masks]
-        return _Run(params, arch, x, lengths_k, masks_k, workspace, k)
+        run = _Run(params, arch, x, lengths_k, masks_k, workspace, k)
+        weight_k = None if sample_weight is None else sample_weight[pos]
+        value_k, dlogits = loss_and_gradient(loss, run.logits, Y[pos], weight_k, weight_sum)
+        return value_k, run.backward(params, dlogits)
 
-    runs = map_shards(forward, range(len(shards)))
-    logits = np.empty((batch, arch.n_outputs), dtype=X.dtype)
-    for pos, run in zip(shards, runs, strict=True):
-        logits[pos] = run.logits
-    value, dlogits = loss_and_gradient(loss, logits, Y, sample_weight)
-    shard_grads = map_shards(
-        lambda k: runs[k].backward(params, dlogits[shards[k]]), range(len(shards))
-    )
-    grads = {}
-    for name, value_ in params.items():
-        total = np.zeros_like(value_)
-        for g in shard_grads:  # in shard order, so the sum is the same on any number of threads
-            total += g[name]
-        grads[name] = total
-    weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    results = map_shards(shard_loss_and_gradients, range(len(shards)))
+    value = 0.0
+    grads = {name: np.zeros_like(value_) for name, value_ in params.items()}
+    for value_k, grads_k in results:  # in shard order: the same sums on any number of threads
+        value += value_k
+        for name, total in grads.items():
+            total += grads_k[name]
     penalty = 0.0
     for name, value_ in params.items():
         if is_penalized(name):

@@ -91,6 +91,29 @@ def test_sharded_batch_equals_one_piece(cell, monkeypatch):
     assert_allclose(predict_logits(params, arch, X, lengths), logits, rtol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["binary_log_loss", "squared_error"])
+def test_shard_without_weight(monkeypatch, loss):
+    """A shard whose samples all weigh zero adds nothing: the batch's loss and
+    gradients are those of its weighted samples alone (and every shard's sample
+    gradients divide by the batch's total weight)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(128, 6, 3))  # equal lengths: the sorted order is the input order
+    lengths = np.full(128, 6)
+    Y = (rng.uniform(size=(128, 1)) > 0.5).astype(float)
+    weight = np.tile([2.0, 0.0], 64)  # shards interleave: shard 1 gets every zero
+    arch = Architecture(cell="gru", n_features=3, hidden_sizes=(4,), n_outputs=1)
+    params = init_parameters(arch, rng, np.float64)
+    assert _parallel.n_shards(128) == 2
+    both = loss_and_gradients(params, arch, X, lengths, Y, loss, sample_weight=weight)
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 1)
+    alone = loss_and_gradients(params, arch, X[::2], lengths[::2], Y[::2], loss,
+                               sample_weight=weight[::2])  # fmt: skip
+    assert np.isfinite(both[0])
+    assert both[0] == pytest.approx(alone[0], rel=1e-13)
+    for name in params:
+        assert_allclose(both[1][name], alone[1][name], rtol=1e-12, atol=1e-15)
+
+
 @needs_two_threads
 @pytest.mark.parametrize(
     ("estimator", "dtype"),
