@@ -92,7 +92,7 @@ def loss_and_gradient(loss_name, logits, y_true, sample_weight=None, weight_sum=
     """
     loss_function, out_name = LOSS_FUNCTIONS[loss_name]
     output = OUTPUT_FUNCTIONS[out_name](logits)
-    own_weight = logits.shape[0] if sample_weight is None else sample_weight.sum()
+    own_weight = logits.shape[0] if sample_weight is None else float(sample_weight.sum())
     if weight_sum is None:
         weight_sum = own_weight
     loss = 0.0  # a part of a batch may have no weight at all (np.average would raise)
