@@ -2,15 +2,103 @@
 
 One place for the compile options, as fast_hdbscan's ``variables.py`` and stumpy's
 ``config`` do: every ``@njit`` in the package names ``JIT_OPTIONS`` and none
-hard-codes its own. Numba's cache does not notice a change here, so clear the
-``__pycache__`` folders after editing this file.
+hard-codes its own.
+
+Numba's cache checks only the kernel's own file before loading it, not the
+helpers it calls from other files nor these options. :class:`KernelCacheLocator`
+widens that check for the kernels in ``_cells``: their cached code is reused
+only while every file of ``_cells`` and this file are unchanged.
 """
 
+import hashlib
 import os
 import warnings
+from pathlib import Path
 
 #: Environment variable that turns Numba's on-disk cache off (for read-only installs).
 CACHE_ENV_VAR = "SKLEARN_RNN_DISABLE_NUMBA_CACHE"
+
+
+_HERE = Path(__file__).resolve()
+_CELLS = _HERE.parent / "_cells"
+
+
+def _kernel_sources_digest():
+    """SHA-256 of the files the kernels' compiled code depends on: ``_cells/*.py`` and this file."""
+    digest = hashlib.sha256()
+    for path in [*sorted(_CELLS.glob("*.py")), _HERE]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _install_kernel_cache_locator():
+    """Put :class:`KernelCacheLocator` first in Numba's list of cache locators.
+
+    It answers only for functions defined in ``_cells`` and lets Numba's own
+    locators answer for everything else. Returns the class, or None when Numba's
+    internals have moved (then Numba's own check applies, as without it).
+    """
+    try:
+        from numba.core import caching
+    except ImportError:
+        return None
+    # named _CacheImpl in older Numba releases
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    base = getattr(caching, "_CacheLocator", None)
+    locators = getattr(impl, "_locator_classes", None)
+    if base is None or not isinstance(locators, list):
+        return None
+    existing = [c for c in impl._locator_classes if c.__name__ == "KernelCacheLocator"]
+    if existing:  # the module was imported again (importlib.reload in tests)
+        return existing[0]
+
+    class KernelCacheLocator(base):
+        """Numba's own locator for a kernel of ``_cells``, with a wider source stamp.
+
+        Where the cache goes is decided by the locator Numba would have used;
+        the stamp Numba compares before loading also holds the digest of every
+        file of ``_cells`` and of ``_config.py``, so a change to a shared helper
+        or to the compile options recompiles the kernels instead of loading
+        stale code.
+        """
+
+        _digest = None
+
+        def __init__(self, locator):
+            self._locator = locator
+
+        def ensure_cache_path(self):
+            self._locator.ensure_cache_path()
+
+        def get_cache_path(self):
+            return self._locator.get_cache_path()
+
+        def get_source_stamp(self):
+            if KernelCacheLocator._digest is None:
+                KernelCacheLocator._digest = _kernel_sources_digest()
+            return (self._locator.get_source_stamp(), KernelCacheLocator._digest)
+
+        def get_disambiguator(self):
+            return self._locator.get_disambiguator()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if Path(py_file).resolve().parent != _CELLS:
+                return None
+            for other in impl._locator_classes:
+                if other is not cls:
+                    locator = other.from_function(py_func, py_file)
+                    if locator is not None:
+                        return cls(locator)
+            return None
+
+    impl._locator_classes.insert(0, KernelCacheLocator)
+    return KernelCacheLocator
+
+
+#: The locator of the kernels' cache (None if Numba's internals moved).
+KernelCacheLocator = _install_kernel_cache_locator()
 
 
 def _probe():

@@ -9,6 +9,8 @@
 - A cold cache (a fresh ``NUMBA_CACHE_DIR``: everything compiled and written) and
   then a warm one (everything loaded) give bitwise the same models, and so does
   compiling with the cache off.
+- A cached kernel is not loaded after a change to a helper it calls from another
+  file of ``_cells`` (``_config.KernelCacheLocator``): the kernels compile again.
 
 Each case runs in its own Python process, as it must (the cache is decided at
 import). The processes that compile from scratch run side by side.
@@ -104,7 +106,12 @@ def runs(tmp_path_factory):
     cold_cache.mkdir()
     unused_cache = root / "unused_cache"
     unused_cache.mkdir()
-    for name in ("cold", "read_only", "switch"):
+    copy = root / "copy"  # a writable copy of the package, with its own cache
+    package = Path(sklearn_rnn.__file__).parent
+    shutil.copytree(package, copy / "sklearn_rnn", ignore=shutil.ignore_patterns("__pycache__"))
+    copy_cache = root / "copy_cache"
+    copy_cache.mkdir()
+    for name in ("cold", "read_only", "switch", "copy_cold"):
         (root / name).mkdir()
     started = {
         # a fresh cache directory: every kernel compiled, then written there
@@ -123,6 +130,11 @@ def runs(tmp_path_factory):
             root / "switch" / "out.npz",
             _clean_env(NUMBA_CACHE_DIR=str(unused_cache), SKLEARN_RNN_DISABLE_NUMBA_CACHE="1"),
         ),
+        # the copy, to be edited once its cache is filled
+        "copy_cold": _start(
+            root / "copy_cold" / "out.npz",
+            _clean_env(PYTHONPATH=str(copy), NUMBA_CACHE_DIR=str(copy_cache)),
+        ),
     }
     site_files = _files(site)
     yield {
@@ -132,6 +144,8 @@ def runs(tmp_path_factory):
         "site_files": site_files,
         "cold_cache": cold_cache,
         "unused_cache": unused_cache,
+        "copy": copy,
+        "copy_cache": copy_cache,
     }
     for proc in started.values():
         if proc.poll() is None:
@@ -197,3 +211,37 @@ def test_cold_and_warm_cache_give_bitwise_identical_models(runs, reference):
     assert warm["cache_misses"] == 0  # nothing compiled: all loaded from the cache
     assert warm["cache_hits"] >= 2  # forward and backward of a cell, and helpers
     assert_same_models(runs["root"] / "warm" / "out.npz", reference)
+
+
+def test_kernels_use_the_wider_cache_check():
+    """Every kernel of ``_cells`` goes through KernelCacheLocator (loud if Numba moved)."""
+    from sklearn_rnn import _cells, _config
+
+    assert _config.CACHE
+    assert _config.KernelCacheLocator is not None
+    for module in _cells.CELLS.values():
+        for kernel in (module.forward, module.backward):
+            assert isinstance(kernel._cache._impl.locator, _config.KernelCacheLocator)
+
+
+def test_a_changed_shared_helper_recompiles_the_kernels(runs, reference):
+    root, copy = runs["root"], runs["copy"]
+    env = _clean_env(PYTHONPATH=str(copy), NUMBA_CACHE_DIR=str(runs["copy_cache"]))
+    cold = _finish(runs["started"]["copy_cold"])
+    assert Path(cold["file"]).parent == copy / "sklearn_rnn"
+    assert cold["cache_hits"] == 0
+    assert cold["cache_misses"] > 0
+
+    # a change to the shared math alone, not to the file of any kernel
+    math_file = copy / "sklearn_rnn" / "_cells" / "_math.py"
+    math_file.write_text(math_file.read_text() + "\n# edited\n")
+    (root / "edited").mkdir()
+    edited = _finish(_start(root / "edited" / "out.npz", env))
+    assert edited["cache_hits"] == 0  # nothing stale loaded
+    assert edited["cache_misses"] >= cold["cache_misses"]
+    assert_same_models(root / "edited" / "out.npz", reference)
+
+    (root / "again").mkdir()
+    again = _finish(_start(root / "again" / "out.npz", env))
+    assert again["cache_misses"] == 0  # the recompiled kernels were cached in turn
+    assert again["cache_hits"] > 0

@@ -37,6 +37,12 @@ dhs, dx, dw_ih, dw_hh, db_ih, db_hh)``
     extra as forward left them. ``x`` must be zero at padded steps: the
     parameter gradients sum over all steps at once.
 
+What the cells share lives beside them: ``_math`` (exp, tanh and sigmoid written
+to vectorize) and ``_layer`` (active sequences, input projections, the parameter
+gradients summed over all steps). Numba's cache would not notice a change there
+on its own; ``_config.KernelCacheLocator`` makes every kernel's cache depend on
+all the files of this package and on ``_config.py``.
+
 Conventions shared by all kernels (the caller, ``_network``, validates them;
 kernels do not check):
 
