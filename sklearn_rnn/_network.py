@@ -142,6 +142,8 @@ def _check_batch(X, lengths, arch):
     if X.dtype not in (np.float32, np.float64):
         raise ValueError(f"X must be float32 or float64, got {X.dtype}.")
     n_samples, n_steps, n_features = X.shape
+    if n_features < 1:  # the kernels read the first feature of every step
+        raise ValueError("X must have at least one feature per step.")
     if n_features != arch.n_features:
         raise ValueError(
             f"X has {n_features} features per step; the network expects {arch.n_features}."
@@ -264,9 +266,10 @@ class _Run:
                 weights = [params[f"rnn.{kind}_l{layer}{suffix}"] for kind in _KINDS]
                 key = (shard, layer, suffix)
                 hs = workspace.get(key + ("hs",), (n_steps, batch, hidden), x.dtype)
-                gates = workspace.get(
-                    key + ("gates",), (n_steps, batch, cell.N_GATES * hidden), x.dtype
+                gates_shape = (
+                    (n_steps, batch, cell.N_GATES * hidden) if cell.HAS_GATES else (0, 0, 0)
                 )
+                gates = workspace.get(key + ("gates",), gates_shape, x.dtype)
                 extra_shape = (n_steps, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
                 extra = workspace.get(key + ("extra",), extra_shape, x.dtype)
                 reverse = suffix == "_reverse"
@@ -370,7 +373,8 @@ def _predict_rows(arch, n_steps):
 def _forward_buffers(workspace, cell, batch, hidden, dtype):
     """Ring buffers for the ``gates`` and ``extra`` of one forward call at predict time,
     which needs neither beyond the step after (see :mod:`._cells`)."""
-    gates = workspace.get("gates", (1, batch, cell.N_GATES * hidden), dtype)
+    gates_shape = (1, batch, cell.N_GATES * hidden) if cell.HAS_GATES else (0, 0, 0)
+    gates = workspace.get("gates", gates_shape, dtype)
     extra_shape = (2, batch, hidden) if cell.HAS_EXTRA else (0, 0, 0)
     return gates, workspace.get("extra", extra_shape, dtype)
 

@@ -91,7 +91,9 @@ def run_forward(cell, activation, x, lengths, params, reverse):
     dtype = x.dtype
     # Output buffers start as NaN: the kernels must write every element.
     hs = np.full((n_steps, batch, H), np.nan, dtype)
-    gates = np.full((n_steps, batch, mod.N_GATES * H), np.nan, dtype)
+    gates = np.full(
+        (n_steps, batch, mod.N_GATES * H) if mod.HAS_GATES else (0, 0, 0), np.nan, dtype
+    )
     extra = np.full((n_steps, batch, H) if mod.HAS_EXTRA else (0, 0, 0), np.nan, dtype)
     mod.forward(
         x, lengths, *params, reverse, activation, np.empty((0, 0, 0), dtype), hs, gates, extra
@@ -104,7 +106,9 @@ def run_carried(cell, activation, x, lengths, params, state):
     mod = CELLS[cell]
     n_steps, batch, _ = x.shape
     hs = np.full((n_steps, batch, H), np.nan, x.dtype)
-    gates = np.full((n_steps, batch, mod.N_GATES * H), np.nan, x.dtype)
+    gates = np.full(
+        (n_steps, batch, mod.N_GATES * H) if mod.HAS_GATES else (0, 0, 0), np.nan, x.dtype
+    )
     extra = np.full((n_steps, batch, H) if mod.HAS_EXTRA else (0, 0, 0), np.nan, x.dtype)
     mod.forward(x, lengths, *params, False, activation, state, hs, gates, extra)
     return hs
@@ -147,8 +151,13 @@ def random_dhs(x, lengths, seed=1):
 
 def test_module_interface():
     assert ACTIVATION_CODES == {"tanh": 0, "relu": 1, "logistic": 2}
-    shapes = {name: (mod.N_GATES, mod.HAS_EXTRA, mod.N_STATES) for name, mod in CELLS.items()}
-    assert shapes == {"rnn": (1, False, 1), "lstm": (4, True, 2), "gru": (3, True, 1)}
+    shapes = {
+        name: (mod.N_GATES, mod.HAS_GATES, mod.HAS_EXTRA, mod.N_STATES)
+        for name, mod in CELLS.items()
+    }
+    assert shapes == {
+        "rnn": (1, False, False, 1), "lstm": (4, True, True, 2), "gru": (3, True, True, 1),
+    }  # fmt: skip
     for mod in CELLS.values():
         for kernel in ("forward", "backward"):
             assert callable(getattr(mod, kernel))
@@ -163,7 +172,8 @@ def test_forward_matches_reference(cell, activation, reverse):
     )
     assert_allclose(hs, ref_hs, rtol=1e-12, atol=1e-14)
     valid = ~padding_mask(lengths, x.shape[0])
-    assert_allclose(gates[valid], ref_gates[valid], rtol=1e-12, atol=1e-14)
+    if CELLS[cell].HAS_GATES:
+        assert_allclose(gates[valid], ref_gates[valid], rtol=1e-12, atol=1e-14)
     if CELLS[cell].HAS_EXTRA:
         assert_allclose(extra[valid], ref_extra[valid], rtol=1e-12, atol=1e-14)
     assert np.all(hs[~valid] == 0)
@@ -407,7 +417,7 @@ def test_ring_buffers_give_the_same_outputs_and_state(cell, activation, reverse)
     x, lengths, params = make_problem(cell, lengths=[23, 17, 16, 9, 2, 1], seed=3)
     n_steps, batch, _ = x.shape
     hs, _, _ = run_forward(cell, activation, x, lengths, params, reverse)
-    gates = np.full((1, batch, mod.N_GATES * H), np.nan)
+    gates = np.full((1, batch, mod.N_GATES * H) if mod.HAS_GATES else (0, 0, 0), np.nan)
     extra = np.full((2, batch, H) if mod.HAS_EXTRA else (0, 0, 0), np.nan)
     hs_kept = np.full((n_steps, batch, H), np.nan)
     mod.forward(x, lengths, *params, reverse, activation, np.empty((0, 0, 0)), hs_kept,

@@ -273,6 +273,15 @@ def test_bad_shapes_refused_before_kernel():
         predict_logits(params, arch, np.zeros((2, 3, 5)), lengths)
     with pytest.raises(ValueError, match="3-D"):
         predict_logits(params, arch, np.zeros((2, 3)), lengths)
+    # a network made for no features at all: the kernels would read past X
+    arch0 = _small_arch(n_features=0)
+    params0 = init_parameters(arch0, np.random.RandomState(0), np.float64)
+    with pytest.raises(ValueError, match="at least one feature"):
+        predict_logits(params0, arch0, np.zeros((2, 3, 0)), lengths)
+    with pytest.raises(ValueError, match="at least one feature"):
+        loss_and_gradients(
+            params0, arch0, np.zeros((2, 3, 0)), lengths, np.zeros((2, 2)), "squared_error"
+        )
     with pytest.raises(ValueError, match="dtype"):
         predict_logits(params, arch, np.zeros((2, 3, 3), dtype=np.float32), lengths)
     bad = dict(params, **{"rnn.weight_hh_l0": np.zeros((3, 3))})

@@ -7,15 +7,20 @@ network can treat the cells alike:
     Number of stacked gate blocks in the weight matrices (1, 4 and 3); the
     weights are ``w_ih (N_GATES*H, F)``, ``w_hh (N_GATES*H, H)``, ``b_ih`` and
     ``b_hh (N_GATES*H,)``, PyTorch's layout and gate order.
+``HAS_GATES``
+    Whether the training forward keeps the post-activation gates, a
+    ``(T, B, N_GATES*H)`` buffer (LSTM, GRU). The RNN's backward reads its
+    post-activation from ``hs`` instead and takes a (0, 0, 0) array.
 ``HAS_EXTRA``
     Whether the training forward keeps a second ``(T, B, H)`` buffer (LSTM: the
     cell state c_t; GRU: the hidden part of the candidate, ``W_hn h_{t-1} + b_hn``).
 ``N_STATES``
     Number of state vectors carried from step to step (LSTM: h and c, 2; else 1).
 ``forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, gates, extra)``
-    The forward pass, for training and prediction alike. Writes ``hs`` (T, B, H),
-    ``gates`` (T, B, N_GATES*H) and, when ``HAS_EXTRA``, ``extra`` (T, B, H)
-    (otherwise a (0, 0, 0) array), all zero at padding: what ``backward`` reads.
+    The forward pass, for training and prediction alike. Writes ``hs`` (T, B, H)
+    and, when ``HAS_GATES`` and ``HAS_EXTRA``, ``gates`` (T, B, N_GATES*H) and
+    ``extra`` (T, B, H) (otherwise (0, 0, 0) arrays), all zero at padding: what
+    ``backward`` reads.
     Prediction, which does not need them all, may pass ring buffers with fewer
     steps (step t is then written at ``t % len``): ``gates`` needs 1, ``hs`` and
     ``extra`` 2 (step t reads step t - 1's).

@@ -52,14 +52,18 @@ def project_step(xt, w_t, bias, n, out):
     A product with K = F <= SMALL_K is mostly overhead in BLAS (K = 1 is a
     rank-one update); done one step at a time, just before the gate math reads
     it, it also stays in cache. ``w_t`` is ``w_ih.T``, contiguous over the gates.
+    The bias and the first feature go in one pass over each row: the rows are
+    short loops, whose every extra pass costs about as much as the arithmetic.
     """
     n_in, n_gates = w_t.shape
+    w0 = w_t[0]
     for b in range(n):
         o = out[b]
         xr = xt[b]
+        x0 = xr[0]
         for j in range(n_gates):
-            o[j] = bias[j]
-        for f in range(n_in):
+            o[j] = bias[j] + x0 * w0[j]
+        for f in range(1, n_in):
             xv = xr[f]
             wf = w_t[f]
             for j in range(n_gates):

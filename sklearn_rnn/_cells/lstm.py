@@ -15,6 +15,7 @@ from ._layer import CHUNK, SMALL_K, hidden_grads, input_grads, n_active, project
 from ._math import sigmoid, tanh
 
 N_GATES = 4
+HAS_GATES = True
 HAS_EXTRA = True
 N_STATES = 2
 

@@ -1,8 +1,8 @@
 """Elman RNN cell: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
-Kernels of the interface documented in :mod:`sklearn_rnn._cells`. ``gates`` holds
-the post-activation ``h_t`` (each activation's derivative is a function of its
-output), so the backward pass needs no pre-activations.
+Kernels of the interface documented in :mod:`sklearn_rnn._cells`. The backward
+pass reads the post-activation ``h_t`` from ``hs`` (each activation's derivative is
+a function of its output): no ``gates`` buffer is kept, nor pre-activations.
 """
 
 import numpy as np
@@ -13,19 +13,9 @@ from ._layer import CHUNK, SMALL_K, hidden_grads, input_grads, n_active, project
 from ._math import sigmoid, tanh
 
 N_GATES = 1
+HAS_GATES = False
 HAS_EXTRA = False
 N_STATES = 1
-
-
-@njit(**JIT_OPTIONS)
-def _copy_rows(src, dst, n):
-    """dst[:n] = src[:n] for 2-D arrays, by loops: a slice assignment from an array
-    compiles Numba's shape-mismatch error message (string formatting), seconds of
-    compile time for nothing."""
-    for b in range(n):
-        s, d = src[b], dst[b]
-        for j in range(s.shape[0]):
-            d[j] = s[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -57,13 +47,14 @@ def _pre(gx, hh, out):
 
 @njit(**JIT_OPTIONS)
 def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, gates, extra):
-    """Forward: writes ``hs`` and ``gates`` (the post-activation h_t); carries ``state``."""
+    """Forward: writes ``hs`` (the post-activation h_t); carries ``state``. ``gates`` and
+    ``extra`` are not used."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     bias = b_ih + b_hh
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
-    ring_h, ring_g = hs.shape[0], gates.shape[0]
+    ring_h = hs.shape[0]
     small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
     chunk = 1 if small else max(1, min(n_steps, CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
@@ -81,7 +72,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             n = n_active(lengths, t)
             if small:
                 project_step(x[t], w_t, bias, n, gbuf[0])
-            gx, h, g = gbuf[t - t_lo], hs[t % ring_h], gates[t % ring_g]
+            gx, h = gbuf[t - t_lo], hs[t % ring_h]
             m = n * hidden
             if (carry or not first) and n > 0:
                 # hs is zero at padded steps, so for reverse=True a sequence
@@ -93,13 +84,11 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
                 _activate_row(a, activation, h[:n].reshape(m))
             else:
                 _activate_row(gx[:n].reshape(m), activation, h[:n].reshape(m))
-            _copy_rows(h, g, n)
             if carry:  # the state of the sequences ending at step t
                 for b in range(n_active(lengths, t + 1), n):
                     for j in range(hidden):
                         state[0, b, j] = h[b, j]
             h[n:] = 0
-            g[n:] = 0
 
 
 @njit(**JIT_OPTIONS)
@@ -132,7 +121,7 @@ def backward(
         t = s if reverse else n_steps - 1 - s
         tp = t + 1 if reverse else t - 1
         n = n_active(lengths, t)
-        g, d, dht = gates[t], dg[t], dhs[t]
+        g, d, dht = hs[t], dg[t], dhs[t]  # g: the post-activation h_t
         m = n * hidden
         _grad_row(dht[:n].reshape(m), dh[:n].reshape(m), g[:n].reshape(m), activation,
                   d[:n].reshape(m))  # fmt: skip
