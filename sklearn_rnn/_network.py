@@ -11,6 +11,7 @@ with the length of every sequence; they are sorted by decreasing length and
 turned time-major for the kernels, and the results are put back in order.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -227,7 +228,7 @@ class Workspace:
 
     def get(self, key, shape, dtype):
         """An uninitialised array of ``shape``, the buffer ``key`` reused if big enough."""
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < size or buffer.dtype != dtype:
             buffer = np.empty(max(size, 1), dtype=dtype)
@@ -576,12 +577,19 @@ def loss_and_gradients(
         return value_k, run.backward(params, dlogits)
 
     results = map_shards(shard_loss_and_gradients, range(len(shards)))
+    # summed in shard order, into the first shard's fresh arrays: the same sums on
+    # any number of threads
     value = 0.0
-    grads = {name: np.zeros_like(value_) for name, value_ in params.items()}
-    for value_k, grads_k in results:  # in shard order: the same sums on any number of threads
+    grads = None
+    for value_k, grads_k in results:
         value += value_k
+        if grads is None:
+            grads = grads_k
+            continue
         for name, total in grads.items():
             total += grads_k[name]
+    if grads is None:  # an empty batch
+        grads = {name: np.zeros_like(value_) for name, value_ in params.items()}
     penalty = 0.0
     for name, value_ in params.items():
         if is_penalized(name):

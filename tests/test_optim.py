@@ -421,7 +421,6 @@ def test_update_is_in_place(solver):
     ids = {k: id(v) for k, v in weights.items()}
     opt = make_optimizer(solver, list(weights.values()), learning_rate_init=0.01)
     state = opt.velocities if solver == "sgd" else opt.ms + opt.vs
-    state_ids = [id(s) for s in state]
     (grads,) = make_grads(np.float64, 1)
     grads_before = copies(grads)
     opt.update_params(list(weights.values()), grads)
@@ -430,8 +429,12 @@ def test_update_is_in_place(solver):
     # the gradients are not modified
     for g, b in zip(grads, grads_before, strict=True):
         assert_array_equal(g, b)
-    state = opt.velocities if solver == "sgd" else opt.ms + opt.vs
-    assert [id(s) for s in state] == state_ids
+    # the state too: the arrays read before the update hold the new state
+    after = opt.velocities if solver == "sgd" else opt.ms + opt.vs
+    for held, new in zip(state, after, strict=True):
+        assert np.shares_memory(held, new)
+        assert_array_equal(held, new)
+    assert any(np.any(s != 0) for s in state)
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
@@ -495,8 +498,10 @@ def test_state_is_plain_numpy_and_python(solver):
     run(opt, make_params(np.float32), make_grads(np.float32, 2))
     opt.iteration_ends(np.int64(10))
     for name, value in vars(opt).items():
-        if isinstance(value, list):
-            assert all(type(a) is np.ndarray for a in value), name
+        if isinstance(value, list):  # the parameters' shapes
+            assert all(type(a) is tuple and all(type(n) is int for n in a) for a in value), name
+        elif isinstance(value, np.ndarray):  # a flat state vector
+            assert type(value) is np.ndarray and value.dtype == np.float32, name
         else:
             assert type(value) in (float, int, bool, str), (name, type(value))
     # deepcopy, as clone-free sklearn code paths may do, also works
