@@ -164,7 +164,8 @@ def _time_major(X, rows, lengths, start=0, stop=None):
     """
     stop = int(lengths[0]) if stop is None else stop
     x = np.ascontiguousarray(X[rows, start:stop].transpose(1, 0, 2))
-    x[np.arange(start, stop)[:, None] >= lengths[None, :]] = 0
+    if len(lengths) and lengths.min() < stop:  # else no padding in these steps
+        x[np.arange(start, stop)[:, None] >= lengths[None, :]] = 0
     return x
 
 
