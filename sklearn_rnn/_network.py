@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._cells import ACTIVATION_CODES, CELLS
+from ._cells._layer import CHUNK
 from ._loss import loss_and_gradient
 from ._parallel import map_shards, n_shards
 
@@ -361,8 +362,8 @@ def _predict_rows(arch, n_steps):
     hidden = max(arch.hidden_sizes)
     n_gates = CELLS[arch.cell].N_GATES
     # the forward kernel's ring buffers (gates, 2 steps of extra) and its input
-    # projection of up to 64 steps
-    scratch = (n_gates + 2) * hidden + min(n_steps, 64) * n_gates * hidden
+    # projection of up to CHUNK steps
+    scratch = (n_gates + 2) * hidden + min(n_steps, CHUNK) * n_gates * hidden
     if arch.bidirectional:
         # whole sequences: a layer's output (2H) and one pass's (H) at every step
         per_row = n_steps * 3 * hidden + scratch

@@ -501,7 +501,8 @@ def test_state_is_plain_numpy_and_python(solver):
         if isinstance(value, list):  # the parameters' shapes
             assert all(type(a) is tuple and all(type(n) is int for n in a) for a in value), name
         elif isinstance(value, np.ndarray):  # a flat state vector
-            assert type(value) is np.ndarray and value.dtype == np.float32, name
+            assert type(value) is np.ndarray, name
+            assert value.dtype == np.float32, name
         else:
             assert type(value) in (float, int, bool, str), (name, type(value))
     # deepcopy, as clone-free sklearn code paths may do, also works

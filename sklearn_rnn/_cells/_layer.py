@@ -12,8 +12,9 @@ from numba import njit
 from .._config import JIT_OPTIONS
 
 #: Steps whose input projection is computed at once (one product): bounds that
-#: scratch to (CHUNK, B, G) whatever the sequence length.
-CHUNK = 64
+#: scratch to (CHUNK, B, G) whatever the sequence length, and keeps it in cache
+#: (64 steps made 13 MB per layer for 100 sequences and 4H = 512).
+CHUNK = 8
 
 #: Input widths up to which the input projection is done by plain loops, not BLAS.
 SMALL_K = 8
