@@ -482,6 +482,9 @@ def predict_logits(params, arch, X, lengths, batch_size=None):
     logits = np.empty((X.shape[0], arch.n_outputs), dtype=X.dtype)
     rows = _predict_rows(arch, X.shape[1])
     batch_size = rows if batch_size is None else max(1, min(batch_size, rows))
+    # parts of equal size: a small last part would cost as much overhead as a full one
+    n_parts = max(1, -(-X.shape[0] // batch_size))
+    batch_size = max(1, -(-X.shape[0] // n_parts))
     infer = _infer_whole if arch.bidirectional else _infer_streaming
     for start in range(0, X.shape[0], batch_size):
         part = np.arange(start, min(start + batch_size, X.shape[0]))
