@@ -409,10 +409,10 @@ def main():
         out()
         out(
             "One batch's activations = batch x T x (G + 2) H x layers x itemsize "
-            "(RNN: G + 1): what the backward pass needs (hidden states, gates, cell state "
-            "or GRU part); the backward adds the gate gradients (G H per step) of one layer "
-            "at a time. Each measure is the peak resident memory above the baseline, in a "
-            "fresh process."
+            "(RNN: 1, its hidden states only): what the backward pass needs (hidden "
+            "states, gates, cell state or GRU part); the backward adds the gate gradients "
+            "(G H per step) of one layer at a time. Each measure is the peak resident "
+            "memory above the baseline, in a fresh process."
         )
         out()
         out(
@@ -425,7 +425,7 @@ def main():
             for dtype in (np.float32, np.float64):
                 mem = peak_memory(cell, n, steps, feats, hidden, layers, batch, dtype, args.threads)
                 item = np.dtype(dtype).itemsize
-                width = N_GATES[cell] + (1 if cell == "rnn" else 2)  # hs, gates, extra
+                width = 1 if cell == "rnn" else N_GATES[cell] + 2  # hs (+ gates, extra)
                 acts = batch * steps * width * hidden * layers * item / 2**20
                 data = n * steps * feats * item / 2**20
                 out(
