@@ -602,3 +602,6 @@ def test_update_params_checks_shapes(solver):
     assert all(not s.any() for s in state)
     if solver == "adam":
         assert opt.t == 0
+    # the state is one flat vector: the parameters must share one dtype
+    with pytest.raises(ValueError, match="share one dtype"):
+        make_optimizer(solver, [params[0], params[1].astype(np.float32)])
