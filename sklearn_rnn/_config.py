@@ -49,7 +49,7 @@ def _install_kernel_cache_locator():
     locators = getattr(impl, "_locator_classes", None)
     if base is None or not isinstance(locators, list):
         return None
-    existing = [c for c in impl._locator_classes if c.__name__ == "KernelCacheLocator"]
+    existing = [c for c in locators if c.__name__ == "KernelCacheLocator"]
     if existing:  # the module was imported again (importlib.reload in tests)
         return existing[0]
 
@@ -86,14 +86,14 @@ def _install_kernel_cache_locator():
         def from_function(cls, py_func, py_file):
             if Path(py_file).resolve().parent != _CELLS:
                 return None
-            for other in impl._locator_classes:
+            for other in locators:
                 if other is not cls:
                     locator = other.from_function(py_func, py_file)
                     if locator is not None:
                         return cls(locator)
             return None
 
-    impl._locator_classes.insert(0, KernelCacheLocator)
+    locators.insert(0, KernelCacheLocator)
     return KernelCacheLocator
 
 
