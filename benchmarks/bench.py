@@ -22,6 +22,10 @@ forward and backward that the computation needs (2 flops per multiply-add; the
 input layer's dx is not needed and not counted; elementwise gate math is not
 counted either), divided by the time of one epoch; the peak is the best float32 GEMM
 (numpy's BLAS and torch.mm, 2048x2048) measured in the same run with the same threads.
+The BLAS floor is our epoch's matrix products alone, at the speed of the BLAS our
+kernels call (each product timed on one thread, the batch's shards side by side):
+what limits our fit where the gate math and Python are small, and a fit ratio
+below ``floor / torch`` cannot be reached without a faster BLAS.
 
 The table is printed and written to ``benchmarks/results/bench-<time>.md``;
 ``--update-results`` also copies it to ``benchmarks/RESULTS.md``, the committed
@@ -79,6 +83,85 @@ def flops_per_epoch(cell, n, steps, features, hidden, layers):
         backward += 2 * g * n_in * (1 if layer == 0 else 2)  # dW_ih (+ dx above layer 0)
         total += forward + backward
     return total * n * steps
+
+
+def epoch_products(cell, n, steps, features, hidden, layers, batch, threads):
+    """The matrix products one epoch of our fit makes: [(count, a, b, transpose_a)].
+
+    Per batch, the products of the batch's largest shard, once per wave of shards
+    on ``threads`` threads (the shards of a wave run at once). Per layer: the
+    recurrent product of every step but the first (forward h @ W_hh.T, backward
+    d @ W_hh); the input projection in chunks of ``CHUNK`` steps (unless the input
+    is at most ``SMALL_K`` wide: plain loops then); dW_hh and dW_ih over all
+    steps; dx above the first layer. Each entry: how many such products the epoch
+    makes, the shapes of a and b, and whether the product is a.T @ b.
+    """
+    from sklearn_rnn._cells._layer import CHUNK, SMALL_K
+    from sklearn_rnn._parallel import n_shards
+
+    g = N_GATES[cell] * hidden
+    sizes = [batch] * (n // batch) + ([n % batch] if n % batch else [])
+    products = []
+    for size in sorted(set(sizes)):
+        count = sizes.count(size)
+        shards = n_shards(size)
+        count *= -(-shards // threads)  # waves of shards
+        b = -(-size // shards)  # the largest shard
+        for layer in range(layers):
+            n_in = features if layer == 0 else hidden
+            products += [
+                (count * (steps - 1), (b, hidden), (hidden, g), False),  # forward h @ W_hh.T
+                (count * (steps - 1), (b, g), (g, hidden), False),  # backward d @ W_hh
+                (count, ((steps - 1) * b, g), ((steps - 1) * b, hidden), True),  # dW_hh
+                (count, (steps * b, g), (steps * b, n_in), True),  # dW_ih
+            ]
+            if n_in > SMALL_K:  # the input projection, CHUNK steps at a time
+                full, rest = divmod(steps, CHUNK)
+                products.append((count * full, (CHUNK * b, n_in), (n_in, g), False))
+                if rest:
+                    products.append((count, (rest * b, n_in), (n_in, g), False))
+            if layer > 0:
+                products.append((count, (steps * b, g), (g, n_in), False))  # dx
+    return products
+
+
+def blas_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
+    """Seconds per epoch of our fit's matrix products alone, each timed on one thread.
+
+    The same BLAS call the kernels make (Numba's ``np.dot``, SciPy's OpenBLAS) on
+    the same shapes (:func:`epoch_products`): what our epoch would take if the
+    shards ran on the threads with no loss and everything else (the gate math,
+    Python, the optimizer) were free.
+    """
+    from numba import njit
+    from threadpoolctl import threadpool_limits
+
+    from sklearn_rnn._config import JIT_OPTIONS
+
+    @njit(**dict(JIT_OPTIONS, cache=False))
+    def dots(a, b, out, reps):
+        for _ in range(reps):
+            np.dot(a, b, out)
+
+    rng = np.random.default_rng(0)
+    total = 0.0
+    with threadpool_limits(limits=1, user_api="blas"):
+        for count, a_shape, b_shape, transpose in epoch_products(
+            cell, n, steps, features, hidden, layers, batch, threads
+        ):
+            a = rng.normal(size=a_shape).astype(dtype)
+            a = a.T if transpose else a  # the gate gradients, stored (rows, G), transposed
+            b = rng.normal(size=b_shape).astype(dtype)
+            out = np.empty((a.shape[0], b.shape[1]), dtype)
+            reps = max(1, min(count, 50))
+            dots(a, b, out, 1)
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                dots(a, b, out, reps)
+                best = min(best, time.perf_counter() - t0)
+            total += count * best / reps
+    return total
 
 
 def median_time(fn, repeats):
@@ -279,24 +362,41 @@ print(t_import, time.perf_counter() - t0)
 """
 
 
+#: Warm-cache runs and reference runs timed (median): a few seconds each, noisy.
+COMPILE_REPEATS = 3
+
+
+def _timed_process(code, env):
+    """Wall time of a fresh ``python -c code``, and what it printed."""
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return time.perf_counter() - t0, out.stdout
+
+
 def compile_cost():
-    """(cold, warm) wall time of a fresh process that fits and predicts 3 cells + a float32 GRU."""
-    results = []
+    """Fresh processes that fit and predict 3 cells + a float32 GRU, and a reference.
+
+    Returns {"cold": ..., "warm": ..., "reference": ...}: for the first two (an
+    empty cache, then the cache it filled) the wall time, the import time and the
+    time in the script (import + fits) as the script measured them; the
+    reference is the wall time of a process that only imports ``sklearn.base``,
+    which any scikit-learn estimator costs.
+    """
+    results = {}
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         env.pop("SKLEARN_RNN_DISABLE_NUMBA_CACHE", None)
-        for _ in range(2):
-            t0 = time.perf_counter()
-            out = subprocess.run(
-                [sys.executable, "-c", _COMPILE_SCRIPT],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            wall = time.perf_counter() - t0
-            t_import, _ = (float(v) for v in out.stdout.split())
-            results.append((wall, t_import))
+        runs = [_timed_process(_COMPILE_SCRIPT, env) for _ in range(1 + COMPILE_REPEATS)]
+    for name, part in (("cold", runs[:1]), ("warm", runs[1:])):
+        wall, stdout = sorted(part)[len(part) // 2]
+        t_import, t_script = (float(v) for v in stdout.split())
+        results[name] = (wall, t_import, t_script)
+    reference = [
+        _timed_process("import sklearn.base", dict(os.environ))[0] for _ in range(COMPILE_REPEATS)
+    ]
+    results["reference"] = statistics.median(reference)
     return results
 
 
@@ -369,9 +469,9 @@ def main():
         out(
             "| config | dtype | fit ours s | fit torch s | **fit ratio** | fit torch 1 thread s "
             "| predict ours s | predict torch s | **predict ratio** | predict torch 1 thread s "
-            "| GFLOP/s ours | % of peak | GFLOP/s torch | load |"
+            "| GFLOP/s ours | % of peak | GFLOP/s torch | BLAS floor s | floor / torch | load |"
         )
-        out("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        out("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for name, cell, n, steps, feats, hidden, layers, batch in CONFIGS:
             n = n // scale
             for dtype in (np.float32, np.float64):
@@ -388,6 +488,9 @@ def main():
                 ft, pt = (statistics.median(v) for v in zip(*theirs, strict=True))
                 f1, p1 = (statistics.median(v) for v in zip(*single, strict=True))
                 flops = flops_per_epoch(cell, n, steps, feats, hidden, layers)
+                floor = blas_floor(
+                    cell, n, steps, feats, hidden, layers, batch, dtype, args.threads
+                )
                 # the peak again, in case the first measure caught a busy moment
                 peak = max(peak, *gemm_peak(args.threads, repeats=2))
                 out(
@@ -395,7 +498,8 @@ def main():
                     f"| {np.dtype(dtype).name} | {fmt(fo)} | {fmt(ft)} | **{fo / ft:.2f}** "
                     f"| {fmt(f1)} | {fmt(po)} | {fmt(pt)} | **{po / pt:.2f}** | {fmt(p1)} "
                     f"| {fmt(flops / fo / 1e9)} | {100 * flops / fo / 1e9 / peak:.1f}% "
-                    f"| {fmt(flops / ft / 1e9)} | {os.getloadavg()[0]:.1f} |"
+                    f"| {fmt(flops / ft / 1e9)} | {fmt(floor)} | {floor / ft:.2f} "
+                    f"| {os.getloadavg()[0]:.1f} |"
                 )
         out()
         out(
@@ -465,11 +569,24 @@ def main():
             "and GRU float32)"
         )
         out()
-        (cold, imp_cold), (warm, imp_warm) = compile_cost()
-        out("| cache | wall s (incl. interpreter and imports) | of which import s |")
-        out("|---|---|---|")
-        out(f"| empty NUMBA_CACHE_DIR | {cold:.1f} | {imp_cold:.2f} |")
-        out(f"| warm | {warm:.1f} | {imp_warm:.2f} |")
+        cost = compile_cost()
+        out(
+            "| cache | wall s | of which import s | of which in the script s "
+            '(import + fits) | wall s of `python -c "import sklearn.base"` |'
+        )
+        out("|---|---|---|---|---|")
+        for name, label in (("cold", "empty NUMBA_CACHE_DIR"), ("warm", "warm")):
+            wall, t_import, t_script = cost[name]
+            out(
+                f"| {label} | {wall:.1f} | {t_import:.2f} | {t_script:.2f} "
+                f"| {cost['reference']:.2f} |"
+            )
+        out()
+        out(
+            "Wall: the whole process, interpreter start and exit included (medians of "
+            f"{COMPILE_REPEATS} runs for the warm cache and the reference). The reference "
+            "is what importing scikit-learn's estimator base costs any estimator here."
+        )
         out()
 
     text = "\n".join(lines) + "\n"
