@@ -33,6 +33,7 @@ copy that the README quotes.
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -125,16 +126,10 @@ def epoch_products(cell, n, steps, features, hidden, layers, batch, threads):
     return products
 
 
-def blas_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
-    """Seconds per epoch of our fit's matrix products alone, each timed on one thread.
-
-    The same BLAS call the kernels make (Numba's ``np.dot``, SciPy's OpenBLAS) on
-    the same shapes (:func:`epoch_products`): what our epoch would take if the
-    shards ran on the threads with no loss and everything else (the gate math,
-    Python, the optimizer) were free.
-    """
+@functools.cache
+def _repeated_dot():
+    """``dots(a, b, out, reps)``: ``np.dot(a, b, out)`` reps times, the kernels' BLAS call."""
     from numba import njit
-    from threadpoolctl import threadpool_limits
 
     from sklearn_rnn._config import JIT_OPTIONS
 
@@ -143,6 +138,20 @@ def blas_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
         for _ in range(reps):
             np.dot(a, b, out)
 
+    return dots
+
+
+def blas_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
+    """Seconds per epoch of our fit's matrix products alone, each timed on one thread.
+
+    The same BLAS call the kernels make (Numba's ``np.dot``, SciPy's OpenBLAS) on
+    the same shapes (:func:`epoch_products`): what our epoch would take if the
+    shards ran on the threads with no loss and everything else (the gate math,
+    Python, the optimizer) were free.
+    """
+    from threadpoolctl import threadpool_limits
+
+    dots = _repeated_dot()
     rng = np.random.default_rng(0)
     total = 0.0
     with threadpool_limits(limits=1, user_api="blas"):
@@ -366,7 +375,7 @@ print(t_import, time.perf_counter() - t0)
 COMPILE_REPEATS = 3
 
 
-def _timed_process(code, env):
+def _timed_process(code, env=None):
     """Wall time of a fresh ``python -c code``, and what it printed."""
     t0 = time.perf_counter()
     out = subprocess.run(
@@ -393,9 +402,7 @@ def compile_cost():
         wall, stdout = sorted(part)[len(part) // 2]
         t_import, t_script = (float(v) for v in stdout.split())
         results[name] = (wall, t_import, t_script)
-    reference = [
-        _timed_process("import sklearn.base", dict(os.environ))[0] for _ in range(COMPILE_REPEATS)
-    ]
+    reference = [_timed_process("import sklearn.base")[0] for _ in range(COMPILE_REPEATS)]
     results["reference"] = statistics.median(reference)
     return results
 
