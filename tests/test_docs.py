@@ -57,3 +57,26 @@ def test_readme_links_exist():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)#:]+)\)", readme):
         assert (ROOT / target).exists(), target
+
+
+_CONFIG = r"(\(n=\d+, T=\d+, F=\d+, H=\d+, batch \d+\))"
+
+
+def test_readme_and_user_guide_quote_the_committed_benchmark():
+    # The speed ratios both quote are the float32 rows of benchmarks/RESULTS.md:
+    # updating the results without the text (or the reverse) fails here.
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    measured = {
+        m.group(1): (m.group(2), m.group(3))
+        for m in re.finditer(
+            _CONFIG + r" \| float32 \|[^\n]*?\*\*(\d\.\d\d)\*\*[^\n]*?\*\*(\d\.\d\d)\*\*", results
+        )
+    }
+    assert len(measured) == 4, "RESULTS.md should hold the four configurations in float32"
+    for doc in ("README.md", "docs/user_guide.rst"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        quoted = {
+            m.group(1): (m.group(2), m.group(3))
+            for m in re.finditer(_CONFIG + r"[ |]+(\d\.\d\d)[ |]+(\d\.\d\d)", text)
+        }
+        assert quoted == measured, f"{doc} quotes {quoted}, RESULTS.md has {measured}"
