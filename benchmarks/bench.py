@@ -163,13 +163,9 @@ def blas_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
             b = rng.normal(size=b_shape).astype(dtype)
             out = np.empty((a.shape[0], b.shape[1]), dtype)
             reps = max(1, min(count, 50))
-            dots(a, b, out, 1)
-            best = float("inf")
-            for _ in range(3):
-                t0 = time.perf_counter()
-                dots(a, b, out, reps)
-                best = min(best, time.perf_counter() - t0)
-            total += count * best / reps
+            call = functools.partial(dots, a, b, out, reps)
+            call()
+            total += count * min(median_time(call, 1) for _ in range(3)) / reps
     return total
 
 
