@@ -37,8 +37,16 @@ def _weighted_mean(values, sample_weight):
     handling, which costs more than the mean itself on a batch.
     """
     if sample_weight is None:
-        return values.mean(axis=0)
+        # np.mean's own arithmetic (a sum in the values' dtype, then a division by the
+        # count), without its argument handling
+        return np.add.reduce(values, axis=0) / values.shape[0]
     return np.average(values, weights=sample_weight, axis=0)
+
+
+def _clip_probabilities(y_prob):
+    """``np.clip(y_prob, eps, 1 - eps)`` (MLP's guard before the log), as two ufunc calls."""
+    eps = np.finfo(y_prob.dtype).eps
+    return np.minimum(np.maximum(y_prob, eps), 1 - eps)
 
 
 def squared_loss(y_true, y_pred, sample_weight=None):
@@ -48,15 +56,13 @@ def squared_loss(y_true, y_pred, sample_weight=None):
 
 def log_loss(y_true, y_prob, sample_weight=None):
     """Cross-entropy of a softmax output, averaged over samples."""
-    eps = np.finfo(y_prob.dtype).eps
-    y_prob = np.clip(y_prob, eps, 1 - eps)
+    y_prob = _clip_probabilities(y_prob)
     return -_weighted_mean(xlogy(y_true, y_prob), sample_weight).sum()
 
 
 def binary_log_loss(y_true, y_prob, sample_weight=None):
     """Binary cross-entropy of logistic outputs, averaged over samples, summed over outputs."""
-    eps = np.finfo(y_prob.dtype).eps
-    y_prob = np.clip(y_prob, eps, 1 - eps)
+    y_prob = _clip_probabilities(y_prob)
     return -_weighted_mean(
         xlogy(y_true, y_prob) + xlogy(1 - y_true, 1 - y_prob), sample_weight
     ).sum()
