@@ -368,7 +368,7 @@ print(t_import, time.perf_counter() - t0)
 
 
 #: Warm-cache runs and reference runs timed (median): a few seconds each, noisy.
-COMPILE_REPEATS = 3
+COMPILE_REPEATS = 5
 
 
 def _timed_process(code, env=None):
@@ -390,15 +390,23 @@ def compile_cost():
     which any scikit-learn estimator costs.
     """
     results = {}
+    # Python's default: bytecode is cached, as pip caches it for an installed
+    # package. (With PYTHONDONTWRITEBYTECODE set, as in some sandboxes, every run
+    # would compile sklearn-rnn's modules from source again: 0.15 s measured.)
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("SKLEARN_RNN_DISABLE_NUMBA_CACHE", None)
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        env.pop("SKLEARN_RNN_DISABLE_NUMBA_CACHE", None)
-        runs = [_timed_process(_COMPILE_SCRIPT, env) for _ in range(1 + COMPILE_REPEATS)]
-    for name, part in (("cold", runs[:1]), ("warm", runs[1:])):
+        env["NUMBA_CACHE_DIR"] = cache
+        cold = _timed_process(_COMPILE_SCRIPT, env)
+        warm, reference = [], []
+        for _ in range(COMPILE_REPEATS):  # interleaved: the machine's speed drifts
+            warm.append(_timed_process(_COMPILE_SCRIPT, env))
+            reference.append(_timed_process("import sklearn.base", env)[0])
+    for name, part in (("cold", [cold]), ("warm", warm)):
         wall, stdout = sorted(part)[len(part) // 2]
         t_import, t_script = (float(v) for v in stdout.split())
         results[name] = (wall, t_import, t_script)
-    reference = [_timed_process("import sklearn.base")[0] for _ in range(COMPILE_REPEATS)]
     results["reference"] = statistics.median(reference)
     return results
 
