@@ -16,7 +16,6 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
@@ -252,6 +251,10 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
         )
         if stratify is None and is_classifier(self) and self.n_outputs_ == 1:
             stratify = Y[:, 0]
+        # imported here, not at module level: sklearn.model_selection (and the
+        # sklearn.metrics it pulls in) would add ~50 ms to every import of sklearn_rnn
+        from sklearn.model_selection import train_test_split
+
         indices = np.arange(n_samples)
         try:
             train, val = train_test_split(

@@ -12,7 +12,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import compute_class_weight, compute_sample_weight
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -300,6 +299,8 @@ class _ClassifierMixin(ClassifierMixin):
         return self._label_binarizer.inverse_transform(out)
 
     def _score(self, data, lengths, Y, sample_weight):
+        from sklearn.metrics import accuracy_score  # here: see _split_validation
+
         y_true = self._labels_of(Y)
         return accuracy_score(
             y_true, self._labels_of(self._forward(data, lengths)), sample_weight=sample_weight
@@ -433,6 +434,8 @@ class _RegressorMixin(RegressorMixin):
         return "identity"
 
     def _score(self, data, lengths, Y, sample_weight):
+        from sklearn.metrics import r2_score  # here: see _split_validation
+
         return r2_score(Y, self._forward(data, lengths), sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)

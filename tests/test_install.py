@@ -245,3 +245,17 @@ def test_a_changed_shared_helper_recompiles_the_kernels(runs, reference):
     again = _finish(_start(root / "again" / "out.npz", env))
     assert again["cache_misses"] == 0  # the recompiled kernels were cached in turn
     assert again["cache_hits"] > 0
+
+
+def test_import_leaves_out_what_only_some_fits_need():
+    """``import sklearn_rnn`` does not import sklearn.metrics nor sklearn.model_selection.
+
+    Only scoring and early stopping use them; they cost ~50 ms of every import
+    (a warm-cache first fit is timed with its imports: issue "Speed").
+    """
+    code = (
+        "import sys, sklearn_rnn; "
+        "print([m for m in ('sklearn.metrics', 'sklearn.model_selection') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
