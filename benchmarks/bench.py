@@ -414,6 +414,14 @@ def compile_cost():
 # ----------------------------------------------------------------------------- the run
 
 
+def _spread(ratios):
+    """`` (lo-hi)``: the range of the ratios of the repeats, each ours / PyTorch's
+    timed one after the other (empty for one repeat)."""
+    if len(ratios) < 2:
+        return ""
+    return f" ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
 def fmt(v, digits=3):
     if v is None:
         return "-"
@@ -495,6 +503,9 @@ def main():
                     torch.set_num_threads(1)  # a reference that a busy machine hurts less
                     single.append(torch_fit_predict(X, y, cell, hidden, layers, batch, epochs))
                     torch.set_num_threads(args.threads)
+                pairs = list(zip(ours, theirs, strict=True))
+                fit_spread = _spread([o[0] / t[0] for o, t in pairs])
+                predict_spread = _spread([o[1] / t[1] for o, t in pairs])
                 fo, po = (statistics.median(v) for v in zip(*ours, strict=True))
                 ft, pt = (statistics.median(v) for v in zip(*theirs, strict=True))
                 f1, p1 = (statistics.median(v) for v in zip(*single, strict=True))
@@ -506,16 +517,20 @@ def main():
                 peak = max(peak, *gemm_peak(args.threads, repeats=2))
                 out(
                     f"| {name} (n={n}, T={steps}, F={feats}, H={hidden}, batch {batch}) "
-                    f"| {np.dtype(dtype).name} | {fmt(fo)} | {fmt(ft)} | **{fo / ft:.2f}** "
-                    f"| {fmt(f1)} | {fmt(po)} | {fmt(pt)} | **{po / pt:.2f}** | {fmt(p1)} "
+                    f"| {np.dtype(dtype).name} | {fmt(fo)} | {fmt(ft)} "
+                    f"| **{fo / ft:.2f}**{fit_spread} "
+                    f"| {fmt(f1)} | {fmt(po)} | {fmt(pt)} | **{po / pt:.2f}**{predict_spread} "
+                    f"| {fmt(p1)} "
                     f"| {fmt(flops / fo / 1e9)} | {100 * flops / fo / 1e9 / peak:.1f}% "
                     f"| {fmt(flops / ft / 1e9)} | {fmt(floor)} | {floor / ft:.2f} "
                     f"| {os.getloadavg()[0]:.1f} |"
                 )
         out()
         out(
-            f"% of peak: of the best float32 GEMM measured up to that row ({peak:.0f} GFLOP/s "
-            "at the end)."
+            "Ratios: of the medians; in brackets, the range of the repeats' own ratios (each "
+            "repeat times ours, then PyTorch's, back to back), which shows how much the "
+            f"machine moved during the row. % of peak: of the best float32 GEMM measured up "
+            f"to that row ({peak:.0f} GFLOP/s at the end)."
         )
         out()
 
