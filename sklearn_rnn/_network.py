@@ -320,10 +320,19 @@ class _Run:
                         (self.shard, layer, suffix, "dx"), layer_input.shape, layer_input.dtype
                     )
                 dparams = [np.empty_like(w) for w in weights]
+                # the kernel's scratch: one buffer per shard, for every layer in turn
+                dg = self.workspace.get(
+                    (self.shard, "dg"), (n_steps, len(lengths), cell.N_GATES * hidden), hs.dtype
+                )
+                dn_in = self.workspace.get(
+                    (self.shard, "dn_in"),
+                    (n_steps, len(lengths), hidden) if cell.HAS_DN_IN else (0, 0, 0),
+                    hs.dtype,
+                )
                 reverse = suffix == "_reverse"
                 cell.backward(
                     layer_input, lengths, *weights, reverse, activation,
-                    hs, gates, extra, dhs, dx, *dparams,
+                    hs, gates, extra, dhs, dx, *dparams, dg, dn_in,
                 )  # fmt: skip
                 for kind, g in zip(_KINDS, dparams, strict=True):
                     grads[f"rnn.{kind}_{tag}"] = g

@@ -120,9 +120,18 @@ def run_backward(cell, activation, x, lengths, params, reverse, dhs):
     dx = np.full_like(x, np.nan)
     dparams = [np.full_like(p, np.nan) for p in params]
     CELLS[cell].backward(
-        x, lengths, *params, reverse, activation, hs, gates, extra, dhs, dx, *dparams
-    )
+        x, lengths, *params, reverse, activation, hs, gates, extra, dhs, dx, *dparams,
+        *backward_scratch(cell, x.shape[0], x.shape[1], x.dtype),
+    )  # fmt: skip
     return hs, dx, dparams
+
+
+def backward_scratch(cell, n_steps, batch, dtype):
+    """Backward's scratch ``dg`` and ``dn_in``, NaN: it must overwrite what it reads."""
+    mod = CELLS[cell]
+    dg = np.full((n_steps, batch, mod.N_GATES * H), np.nan, dtype)
+    dn_in = np.full((n_steps, batch, H) if mod.HAS_DN_IN else (0, 0, 0), np.nan, dtype)
+    return dg, dn_in
 
 
 def relu_safe_problem(cell, activation, reverse, margin=1e-3, **kwargs):
@@ -403,7 +412,7 @@ def test_backward_without_dx(cell, activation, reverse):
     skipped = [np.full_like(p, np.nan) for p in params]
     CELLS[cell].backward(
         x, lengths, *params, reverse, activation, hs, gates, extra, dhs, None,
-        *skipped,
+        *skipped, *backward_scratch(cell, x.shape[0], x.shape[1], x.dtype),
     )  # fmt: skip
     for a, b in zip(skipped, dparams, strict=True):
         assert_array_equal(a, b)

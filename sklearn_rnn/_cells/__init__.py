@@ -16,6 +16,9 @@ network can treat the cells alike:
     cell state c_t; GRU: the hidden part of the candidate, ``W_hn h_{t-1} + b_hn``).
 ``N_STATES``
     Number of state vectors carried from step to step (LSTM: h and c, 2; else 1).
+``HAS_DN_IN``
+    Whether ``backward`` needs a second scratch buffer ``dn_in`` (T, B, H) (GRU:
+    the input side of the candidate's gradient, which differs from the hidden side's).
 ``forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, gates, extra)``
     The forward pass, for training and prediction alike. Writes ``hs`` (T, B, H)
     and, when ``HAS_GATES`` and ``HAS_EXTRA``, ``gates`` (T, B, N_GATES*H) and
@@ -34,13 +37,18 @@ network can treat the cells alike:
     lighter inference kernel: each kernel costs about a second of compilation
     per cell and dtype.)
 ``backward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
-dhs, dx, dw_ih, dw_hh, db_ih, db_hh)``
+dhs, dx, dw_ih, dw_hh, db_ih, db_hh, dg, dn_in)``
     Backpropagation through time from ``dhs`` (T, B, H), the gradient of the loss
     with respect to every output step. Overwrites ``dx`` (T, B, F), unless it is
     None (the first layer's input needs no gradient: that variant is compiled
     without the product), and the four parameter gradients. Reads hs, gates and
     extra as forward left them. ``x`` must be zero at padded steps: the
     parameter gradients sum over all steps at once.
+    ``dg`` (T, B, N_GATES*H) and, when ``HAS_DN_IN``, ``dn_in`` (T, B, H) (else a
+    (0, 0, 0) array) are scratch, overwritten: the gate gradients of every step.
+    The caller provides them so that a fit allocates them once, not in every
+    batch (a fresh buffer of that size costs page faults at every call, which
+    threads that fault at once also contend on).
 
 What the cells share lives beside them: ``_math`` (exp, tanh and sigmoid written
 to vectorize) and ``_layer`` (active sequences, input projections, the parameter

@@ -21,6 +21,7 @@ N_GATES = 3
 HAS_GATES = True
 HAS_EXTRA = True
 N_STATES = 1
+HAS_DN_IN = True
 
 
 @njit(**JIT_OPTIONS)
@@ -125,15 +126,16 @@ def _cell_back(g, e, h_prev, dht, dh, d, dn, dh_direct):
 @njit(**JIT_OPTIONS)
 def backward(
     x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
-    dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+    dhs, dx, dw_ih, dw_hh, db_ih, db_hh, dg, dn_in,
 ):  # fmt: skip
-    """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
+    """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients.
+
+    ``dg`` and ``dn_in`` are the caller's scratch (see :mod:`._cells`)."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    # Hidden-side pre-activation gradients (r, z, r ⊙ dn); the input-side n block
-    # (dn) is kept apart in dn_in and swapped in after dW_hh is computed.
-    dg = np.empty((n_steps, batch, 3 * hidden), x.dtype)  # zeroed at padding below
-    dn_in = np.empty((n_steps, batch, hidden), x.dtype)  # read where active only
+    # dg: the hidden-side pre-activation gradients (r, z, r ⊙ dn), zeroed at padding
+    # below; the input-side n block (dn) is kept apart in dn_in (read where active
+    # only) and swapped in after dW_hh is computed.
     # Gradient reaching h_t from later in the pass. Rows >= n are never written
     # at step t: for the forward direction they stay zero until their sequence
     # becomes active; reversed, they belong to ended sequences.

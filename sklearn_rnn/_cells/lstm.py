@@ -18,6 +18,7 @@ N_GATES = 4
 HAS_GATES = True
 HAS_EXTRA = True
 N_STATES = 2
+HAS_DN_IN = False
 
 
 @njit(**JIT_OPTIONS)
@@ -116,12 +117,14 @@ def _cell_back(g, c, c_prev, dht, dh, dc, d):
 @njit(**JIT_OPTIONS)
 def backward(
     x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
-    dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+    dhs, dx, dw_ih, dw_hh, db_ih, db_hh, dg, dn_in,
 ):  # fmt: skip
-    """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
+    """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients.
+
+    ``dg`` and ``dn_in`` are the caller's scratch (see :mod:`._cells`)."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    dg = np.empty((n_steps, batch, 4 * hidden), x.dtype)  # pre-activation gradients
+    # dg: the pre-activation gradients
     # Gradients reaching h_t and c_t from later in the pass. Rows >= n are never
     # written at step t: for the forward direction they stay zero until their
     # sequence becomes active; reversed, they belong to ended sequences.

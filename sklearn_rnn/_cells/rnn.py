@@ -16,6 +16,7 @@ N_GATES = 1
 HAS_GATES = False
 HAS_EXTRA = False
 N_STATES = 1
+HAS_DN_IN = False
 
 
 @njit(**JIT_OPTIONS)
@@ -110,12 +111,14 @@ def _grad_row(dht, dh, y, activation, d):
 @njit(**JIT_OPTIONS)
 def backward(
     x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
-    dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+    dhs, dx, dw_ih, dw_hh, db_ih, db_hh, dg, dn_in,
 ):  # fmt: skip
-    """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients."""
+    """Backpropagation through time from ``dhs``; overwrites dx and the parameter gradients.
+
+    ``dg`` and ``dn_in`` are the caller's scratch (see :mod:`._cells`)."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    dg = np.empty((n_steps, batch, hidden), x.dtype)  # pre-activation gradients
+    # dg: the pre-activation gradients
     dh = np.zeros((batch, hidden), x.dtype)  # gradient reaching h_t from later in the pass
     for s in range(n_steps):
         t = s if reverse else n_steps - 1 - s
