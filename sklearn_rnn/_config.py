@@ -142,8 +142,12 @@ def _cache_enabled():
 CACHE = _cache_enabled()
 
 #: Fast-math flags. ``nnan`` and ``ninf`` are left out on purpose so that NaN and
-#: inf checks keep working inside kernels.
-FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+#: inf checks keep working inside kernels. ``contract`` (fusing a multiply and an
+#: add into one FMA) is left out because where LLVM fuses is not the same in the
+#: code Numba runs right after compiling and in the code it writes to its cache:
+#: with it, a float64 LSTM fitted in a process that compiled the kernels differed
+#: by an ulp from the same fit in a process that loaded them.
+FASTMATH_FLAGS = frozenset({"nsz", "arcp", "afn", "reassoc"})
 
 #: Options for every ``numba.njit`` in the package. ``error_model="numpy"`` lets
 #: LLVM vectorize divisions (the Python error model adds a zero check per division).

@@ -41,7 +41,7 @@ def reference_arrays(cells=("rnn", "lstm", "gru"), dtypes=("float64", "float32")
     # of different lengths, both solvers, and batches of 128 and 64 sequences, large
     # enough to be split into shards for several threads
     common = dict(
-        hidden_layer_sizes=(6, 5),
+        hidden_layer_sizes=(16, 8),
         bidirectional=True,
         dropout=0.2,
         batch_size=128,

@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT_OPTIONS
+from ._math import fma
 
 #: Steps whose input projection is computed at once (one product): bounds that
 #: scratch to (CHUNK, B, G) whatever the sequence length, and keeps it in cache
@@ -63,12 +64,12 @@ def project_step(xt, w_t, bias, n, out):
         xr = xt[b]
         x0 = xr[0]
         for j in range(n_gates):
-            o[j] = bias[j] + x0 * w0[j]
+            o[j] = fma(x0, w0[j], bias[j])
         for f in range(1, n_in):
             xv = xr[f]
             wf = w_t[f]
             for j in range(n_gates):
-                o[j] += xv * wf[j]
+                o[j] = fma(xv, wf[j], o[j])
 
 
 @njit(**JIT_OPTIONS)

@@ -66,15 +66,31 @@ def _bitcast(typingctx, value):
     return target(value), codegen
 
 
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` with one rounding (LLVM's fma): the same fused instruction in
+    freshly compiled and in cached code, which the ``contract`` fast-math flag does
+    not guarantee (see ``_config.FASTMATH_FLAGS``)."""
+    if not (a == b == c and a in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        t = args[0].type
+        return builder.call(builder.module.declare_intrinsic("llvm.fma", [t, t, t]), args)
+
+    return a(a, b, c), codegen
+
+
 @njit(**JIT_OPTIONS)
 def _exp32(x):
     x = _EXP_HI if x > _EXP_HI else x  # written so that NaN passes through
     x = _EXP_LO if x < _EXP_LO else x
-    k = np.floor(x * _LOG2E + _HALF32)
-    r = x - k * _LN2_A32
-    r = r - k * _LN2_B32
+    k = np.floor(fma(x, _LOG2E, _HALF32))
+    r = fma(-k, _LN2_A32, x)
+    r = fma(-k, _LN2_B32, r)
     p0, p1, p2, p3, p4, p5 = _EXP_P
-    y = (((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5) * r * r + r + _ONE32
+    y = fma(fma(fma(fma(fma(p0, r, p1), r, p2), r, p3), r, p4), r, p5)
+    y = fma(y, r * r, r) + _ONE32
     ki = np.int32(k) if k == k else np.int32(0)  # NaN would make the conversion undefined
     return y * _bitcast(np.int32((ki + 127) << 23))  # y * 2**k
 
@@ -85,21 +101,22 @@ def _tanh32(x):
     x = _TANH_LO if x < _TANH_LO else x
     z = x * x
     a13, a11, a9, a7, a5, a3, a1 = _TANH_P
-    p = ((((((a13 * z + a11) * z + a9) * z + a7) * z + a5) * z + a3) * z + a1) * x
+    p = fma(fma(fma(fma(fma(fma(a13, z, a11), z, a9), z, a7), z, a5), z, a3), z, a1) * x
     b6, b4, b2, b0 = _TANH_Q
-    return p / (((b6 * z + b4) * z + b2) * z + b0)
+    return p / fma(fma(fma(b6, z, b4), z, b2), z, b0)
 
 
 @njit(**JIT_OPTIONS)
 def _exp64(x):
     x = _EXP64_HI if x > _EXP64_HI else x  # written so that NaN passes through
     x = _EXP64_LO if x < _EXP64_LO else x
-    k = np.floor(x * _LOG2E_64 + 0.5)
-    r = (x - k * _LN2_HI) - k * _LN2_LO
+    k = np.floor(fma(x, _LOG2E_64, 0.5))
+    r = fma(-k, _LN2_LO, fma(-k, _LN2_HI, x))
     c13, c12, c11, c10, c9, c8, c7, c6, c5, c4, c3, c2 = _EXP64_P
-    p = c13 * r + c12
-    p = ((((p * r + c11) * r + c10) * r + c9) * r + c8) * r + c7
-    p = (((((p * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r * r + r + 1.0
+    p = fma(c13, r, c12)
+    p = fma(fma(fma(fma(fma(p, r, c11), r, c10), r, c9), r, c8), r, c7)
+    p = fma(fma(fma(fma(fma(p, r, c6), r, c5), r, c4), r, c3), r, c2)
+    p = fma(p, r * r, r) + 1.0
     return p * _bitcast((_bitcast(k + _EXP64_SHIFT) - _EXP64_SHIFT_BITS) << 52)  # p * 2**k
 
 
@@ -111,7 +128,7 @@ def _tanh64(x):
     z = x * x
     p0, p1, p2 = _TANH64_P
     q0, q1, q2 = _TANH64_Q
-    small = x + x * z * (((p0 * z + p1) * z + p2) / (((z + q0) * z + q1) * z + q2))
+    small = fma(x * z, fma(fma(p0, z, p1), z, p2) / fma(fma(z + q0, z, q1), z, q2), x)
     return big if a >= 0.625 else small
 
 

@@ -15,7 +15,7 @@ from numba import njit
 
 from .._config import JIT_OPTIONS
 from ._layer import CHUNK, SMALL_K, hidden_grads, input_grads, n_active, project, project_step
-from ._math import sigmoid, tanh
+from ._math import fma, sigmoid, tanh
 
 N_GATES = 3
 HAS_GATES = True
@@ -33,8 +33,8 @@ def _cell_train(gx, hh, b_hn, h_prev, h, g, e):
         gr = sigmoid(gx[j] + hh[j])
         gz = sigmoid(gx[hidden + j] + hh[hidden + j])
         hn = hh[2 * hidden + j] + b_hn[j]
-        gn = tanh(gx[2 * hidden + j] + gr * hn)
-        h[j] = gn + gz * (h_prev[j] - gn)  # = (1 - z) n + z h_prev
+        gn = tanh(fma(gr, hn, gx[2 * hidden + j]))
+        h[j] = fma(gz, h_prev[j] - gn, gn)  # = (1 - z) n + z h_prev
         g[j] = gr
         g[hidden + j] = gz
         g[2 * hidden + j] = gn

@@ -12,7 +12,7 @@ from numba import njit
 
 from .._config import JIT_OPTIONS
 from ._layer import CHUNK, SMALL_K, hidden_grads, input_grads, n_active, project, project_step
-from ._math import sigmoid, tanh
+from ._math import fma, sigmoid, tanh
 
 N_GATES = 4
 HAS_GATES = True
@@ -30,7 +30,7 @@ def _cell_train(gx, hh, c_prev, c, h, g):
         gf = sigmoid(gx[hidden + j] + hh[hidden + j])
         gg = tanh(gx[2 * hidden + j] + hh[2 * hidden + j])
         go = sigmoid(gx[3 * hidden + j] + hh[3 * hidden + j])
-        ct = gf * c_prev[j] + gi * gg
+        ct = fma(gf, c_prev[j], gi * gg)
         c[j] = ct
         h[j] = go * tanh(ct)
         g[j] = gi
