@@ -124,7 +124,7 @@ def backward(
     ``dg`` and ``dn_in`` are the caller's scratch (see :mod:`._cells`)."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    # dg: the pre-activation gradients
+    # dg, the caller's scratch, receives the pre-activation gradients of every step
     # Gradients reaching h_t and c_t from later in the pass. Rows >= n are never
     # written at step t: for the forward direction they stay zero until their
     # sequence becomes active; reversed, they belong to ended sequences.

@@ -118,7 +118,7 @@ def backward(
     ``dg`` and ``dn_in`` are the caller's scratch (see :mod:`._cells`)."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    # dg: the pre-activation gradients
+    # dg, the caller's scratch, receives the pre-activation gradients of every step
     dh = np.zeros((batch, hidden), x.dtype)  # gradient reaching h_t from later in the pass
     for s in range(n_steps):
         t = s if reverse else n_steps - 1 - s
