@@ -39,7 +39,9 @@ def reference_arrays(cells=("rnn", "lstm", "gru"), dtypes=("float64", "float32")
     # every code path that could depend on the process: 2 stacked bidirectional
     # layers, dropout and shuffling drawn from random_state, mean pooling, sequences
     # of different lengths, both solvers, and batches of 128 and 64 sequences, large
-    # enough to be split into shards for several threads
+    # enough to be split into shards for several threads; layers wide enough that
+    # the gate loops run their vector bodies, where a compiled and a cached kernel
+    # once rounded differently (see sklearn_rnn._config.FASTMATH_FLAGS)
     common = dict(
         hidden_layer_sizes=(16, 8),
         bidirectional=True,
