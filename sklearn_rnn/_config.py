@@ -141,6 +141,58 @@ def _cache_enabled():
 #: Whether kernels are cached on disk.
 CACHE = _cache_enabled()
 
+
+def _kernel_cache_class():
+    """Numba's ``FunctionCache``, loading a kernel without setting up Numba's compiler.
+
+    Before loading anything, Numba's cache makes the CPU target import and
+    register every implementation it could compile: 73 modules, about 47,000
+    objects, 0.27 s here, the largest part of a first fit from a warm cache (and
+    each of those objects is visited again by the garbage collection at the
+    interpreter's exit). Code loaded from the cache needs none of it, only
+    Numba's runtime (the allocator our kernels call), which this class sets up
+    instead. A kernel that must be compiled still gets everything: Numba's
+    compiler sets it up itself. Returns None when Numba's internals have moved
+    (then the kernels keep Numba's own cache).
+    """
+    try:
+        from numba.core.caching import FunctionCache
+        from numba.core.runtime import rtsys
+    except ImportError:
+        return None
+    needed = ("load_overload", "_load_overload", "_guard_against_spurious_io_errors")
+    if not all(hasattr(FunctionCache, name) for name in needed):
+        return None
+
+    class KernelCache(FunctionCache):
+        """Numba's cache of one kernel, whose loads set up only Numba's runtime."""
+
+        def load_overload(self, sig, target_context):
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
+
+    return KernelCache
+
+
+#: The cache class of the kernels that Python calls (None if Numba's internals moved).
+KernelCache = _kernel_cache_class()
+
+
+def use_kernel_cache(dispatcher):
+    """Give a cached ``@njit`` function a :class:`KernelCache` (see there why).
+
+    For the kernels Python calls; the helpers they call are compiled into them
+    and never loaded on their own. Does nothing when caching is off.
+    """
+    if KernelCache is None:
+        return
+    from numba.core.caching import FunctionCache
+
+    if isinstance(getattr(dispatcher, "_cache", None), FunctionCache):  # not NullCache
+        dispatcher._cache = KernelCache(dispatcher.py_func)
+
+
 #: Fast-math flags. ``nnan`` and ``ninf`` are left out on purpose so that NaN and
 #: inf checks keep working inside kernels. ``contract`` (fusing a multiply and an
 #: add into one FMA) is left out because where LLVM fuses is not the same in the

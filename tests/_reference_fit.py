@@ -9,7 +9,8 @@ The script fits the models, saves every weight and prediction to ``OUT.npz`` and
 prints one JSON line describing the process: the package file it imported,
 whether the Numba cache was on, the warnings raised at import, the number of
 kernel signatures loaded from the cache and compiled (Numba's dispatcher
-statistics), and the thread counts seen inside ``fit``.
+statistics), whether Numba's compiler was set up, and the thread counts seen
+inside ``fit``.
 """
 
 import json
@@ -100,6 +101,9 @@ def main(path, cells, dtypes):
         "cache": _config.CACHE,
         "import_warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
         **kernel_cache_stats(),
+        # imported when Numba sets up its compiler, which loading from the cache
+        # skips (_config.KernelCache)
+        "compiler_set_up": "numba.np.arraymath" in sys.modules,
     }
     print(json.dumps(report))
 

@@ -8,7 +8,8 @@
   nothing is written, nothing is read, no warning.
 - A cold cache (a fresh ``NUMBA_CACHE_DIR``: everything compiled and written) and
   then a warm one (everything loaded) give bitwise the same models, and so does
-  compiling with the cache off.
+  compiling with the cache off. Loading does not set up Numba's compiler
+  (``_config.KernelCache``).
 - A cached kernel is not loaded after a change to a helper it calls from another
   file of ``_cells`` (``_config.KernelCacheLocator``): the kernels compile again.
 
@@ -213,10 +214,14 @@ def test_cold_and_warm_cache_give_bitwise_identical_models(runs, reference):
     assert warm["cache_misses"] == 0  # nothing compiled: all loaded from the cache
     assert warm["cache_hits"] >= 2  # forward and backward of a cell, and helpers
     assert_same_models(runs["root"] / "warm" / "out.npz", reference)
+    # the cold run set up Numba's compiler to compile; the warm one did not need it
+    assert cold["compiler_set_up"] is True
+    assert warm["compiler_set_up"] is False
 
 
 def test_kernels_use_the_wider_cache_check():
-    """Every kernel of ``_cells`` goes through KernelCacheLocator (loud if Numba moved)."""
+    """Every kernel of ``_cells`` goes through KernelCacheLocator, and the kernels
+    Python calls load through KernelCache (loud if Numba moved)."""
     from sklearn_rnn import _cells, _config
 
     assert _config.CACHE
@@ -224,6 +229,7 @@ def test_kernels_use_the_wider_cache_check():
     for module in _cells.CELLS.values():
         for kernel in (module.forward, module.backward):
             assert isinstance(kernel._cache._impl.locator, _config.KernelCacheLocator)
+            assert isinstance(kernel._cache, _config.KernelCache)
 
 
 def test_a_changed_shared_helper_recompiles_the_kernels(runs, reference):

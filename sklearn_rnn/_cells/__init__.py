@@ -54,7 +54,9 @@ What the cells share lives beside them: ``_math`` (exp, tanh and sigmoid written
 to vectorize) and ``_layer`` (active sequences, input projections, the parameter
 gradients summed over all steps). Numba's cache would not notice a change there
 on its own; ``_config.KernelCacheLocator`` makes every kernel's cache depend on
-all the files of this package and on ``_config.py``.
+all the files of this package and on ``_config.py``. ``forward`` and ``backward``,
+the kernels Python calls, load from the cache through ``_config.KernelCache``,
+which skips the setup of Numba's compiler that loaded code does not need.
 
 Conventions shared by all kernels (the caller, ``_network``, validates them;
 kernels do not check):
@@ -72,10 +74,15 @@ kernels do not check):
 - float32 inputs compute in float32 throughout; float64 in float64.
 """
 
+from .._config import use_kernel_cache
 from . import gru, lstm, rnn
 
 #: Cell name -> kernel module.
 CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru}
+
+for _cell in CELLS.values():
+    use_kernel_cache(_cell.forward)
+    use_kernel_cache(_cell.backward)
 
 #: RNN activation name -> integer code understood by the kernels.
 ACTIVATION_CODES = {"tanh": 0, "relu": 1, "logistic": 2}
