@@ -86,18 +86,20 @@ def flops_per_epoch(cell, n, steps, features, hidden, layers):
     return total * n * steps
 
 
-def epoch_products(cell, n, steps, features, hidden, layers, batch, threads):
+def epoch_products(cell, n, steps, features, hidden, layers, batch, threads, itemsize):
     """The matrix products one epoch of our fit makes: [(count, a, b, transpose_a)].
 
     Per batch, the products of the batch's largest shard, once per wave of shards
     on ``threads`` threads (the shards of a wave run at once). Per layer: the
     recurrent product of every step but the first (forward h @ W_hh.T, backward
     d @ W_hh); the input projection in chunks of ``CHUNK`` steps (unless the input
-    is at most ``SMALL_K`` wide: plain loops then); dW_hh and dW_ih over all
-    steps; dx above the first layer. Each entry: how many such products the epoch
-    makes, the shapes of a and b, and whether the product is a.T @ b.
+    is at most ``SMALL_K`` wide: plain loops then); and per chunk of
+    ``gradient_chunk`` steps of the backward, dW_hh (over the chunk's steps that
+    have a previous one), dW_ih, and dx above the first layer. Each entry: how
+    many such products the epoch makes, the shapes of a and b, and whether the
+    product is a.T @ b.
     """
-    from sklearn_rnn._cells._layer import CHUNK, SMALL_K
+    from sklearn_rnn._cells._layer import CHUNK, SMALL_K, gradient_chunk
     from sklearn_rnn._parallel import n_shards
 
     g = N_GATES[cell] * hidden
@@ -108,21 +110,30 @@ def epoch_products(cell, n, steps, features, hidden, layers, batch, threads):
         shards = n_shards(size)
         count *= -(-shards // threads)  # waves of shards
         b = -(-size // shards)  # the largest shard
+        chunk = gradient_chunk(steps, b, g, itemsize)
+        # steps per chunk of the backward, and those with a previous step (dW_hh):
+        # the pass's first step (the last chunk) has none
+        chunks = [min(chunk, steps - s0) for s0 in range(0, steps, chunk)]
+        with_previous = chunks[:-1] + [chunks[-1] - 1]
         for layer in range(layers):
             n_in = features if layer == 0 else hidden
             products += [
                 (count * (steps - 1), (b, hidden), (hidden, g), False),  # forward h @ W_hh.T
                 (count * (steps - 1), (b, g), (g, hidden), False),  # backward d @ W_hh
-                (count, ((steps - 1) * b, g), ((steps - 1) * b, hidden), True),  # dW_hh
-                (count, (steps * b, g), (steps * b, n_in), True),  # dW_ih
             ]
+            for m in sorted(set(chunks)):
+                k = chunks.count(m)
+                products.append((count * k, (m * b, g), (m * b, n_in), True))  # dW_ih
+                if layer > 0:
+                    products.append((count * k, (m * b, g), (g, n_in), False))  # dx
+            for m in sorted(set(with_previous) - {0}):
+                k = with_previous.count(m)
+                products.append((count * k, (m * b, g), (m * b, hidden), True))  # dW_hh
             if n_in > SMALL_K:  # the input projection, CHUNK steps at a time
                 full, rest = divmod(steps, CHUNK)
                 products.append((count * full, (CHUNK * b, n_in), (n_in, g), False))
                 if rest:
                     products.append((count, (rest * b, n_in), (n_in, g), False))
-            if layer > 0:
-                products.append((count, (steps * b, g), (g, n_in), False))  # dx
     return products
 
 
@@ -156,7 +167,7 @@ def blas_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
     total = 0.0
     with threadpool_limits(limits=1, user_api="blas"):
         for count, a_shape, b_shape, transpose in epoch_products(
-            cell, n, steps, features, hidden, layers, batch, threads
+            cell, n, steps, features, hidden, layers, batch, threads, np.dtype(dtype).itemsize
         ):
             a = rng.normal(size=a_shape).astype(dtype)
             a = a.T if transpose else a  # the gate gradients, stored (rows, G), transposed

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._cells import ACTIVATION_CODES, CELLS
-from ._cells._layer import CHUNK
+from ._cells._layer import CHUNK, gradient_chunk
 from ._loss import loss_and_gradient
 from ._parallel import map_shards, n_shards
 
@@ -321,12 +321,12 @@ class _Run:
                     )
                 dparams = [np.empty_like(w) for w in weights]
                 # the kernel's scratch: one buffer per shard, for every layer in turn
-                dg = self.workspace.get(
-                    (self.shard, "dg"), (n_steps, len(lengths), cell.N_GATES * hidden), hs.dtype
-                )
+                batch, n_gates = len(lengths), cell.N_GATES * hidden
+                chunk = gradient_chunk(n_steps, batch, n_gates, hs.dtype.itemsize)
+                dg = self.workspace.get((self.shard, "dg"), (chunk, batch, n_gates), hs.dtype)
                 dn_in = self.workspace.get(
                     (self.shard, "dn_in"),
-                    (n_steps, len(lengths), hidden) if cell.HAS_DN_IN else (0, 0, 0),
+                    (chunk, batch, hidden) if cell.HAS_DN_IN else (0, 0, 0),
                     hs.dtype,
                 )
                 reverse = suffix == "_reverse"

@@ -12,6 +12,9 @@ LENGTHS = np.array([7, 7, 5, 3, 1])  # T = 7, ragged, sorted non-increasing
 CELL_CASES = [("rnn", 0), ("rnn", 1), ("rnn", 2), ("lstm", 0), ("gru", 0)]
 CASES = [(c, a, r) for c, a in CELL_CASES for r in (False, True)]
 IDS = [f"{c}-{a}-{'rev' if r else 'fwd'}" for c, a, r in CASES]
+# Steps of gate gradients backward holds at once (its scratch dg): 7 steps make
+# chunks of 3, 3 and 1, so that the sums over steps cross chunk boundaries.
+CHUNK = 3
 
 
 # --------------------------------------------------------------------------
@@ -114,23 +117,25 @@ def run_carried(cell, activation, x, lengths, params, state):
     return hs
 
 
-def run_backward(cell, activation, x, lengths, params, reverse, dhs):
+def run_backward(cell, activation, x, lengths, params, reverse, dhs, chunk=CHUNK):
     """hs, dx and the four parameter gradients of sum(dhs * hs)."""
     hs, gates, extra = run_forward(cell, activation, x, lengths, params, reverse)
     dx = np.full_like(x, np.nan)
     dparams = [np.full_like(p, np.nan) for p in params]
     CELLS[cell].backward(
         x, lengths, *params, reverse, activation, hs, gates, extra, dhs, dx, *dparams,
-        *backward_scratch(cell, x.shape[0], x.shape[1], x.dtype),
+        *backward_scratch(cell, x.shape[0], x.shape[1], x.dtype, chunk),
     )  # fmt: skip
     return hs, dx, dparams
 
 
-def backward_scratch(cell, n_steps, batch, dtype):
-    """Backward's scratch ``dg`` and ``dn_in``, NaN: it must overwrite what it reads."""
+def backward_scratch(cell, n_steps, batch, dtype, chunk=CHUNK):
+    """Backward's scratch ``dg`` and ``dn_in`` for ``chunk`` steps at a time (at most
+    n_steps), NaN: it must overwrite what it reads."""
     mod = CELLS[cell]
-    dg = np.full((n_steps, batch, mod.N_GATES * H), np.nan, dtype)
-    dn_in = np.full((n_steps, batch, H) if mod.HAS_DN_IN else (0, 0, 0), np.nan, dtype)
+    chunk = max(1, min(chunk, n_steps))
+    dg = np.full((chunk, batch, mod.N_GATES * H), np.nan, dtype)
+    dn_in = np.full((chunk, batch, H) if mod.HAS_DN_IN else (0, 0, 0), np.nan, dtype)
     return dg, dn_in
 
 
@@ -400,6 +405,21 @@ def test_forward_in_chunks_carries_the_state(cell, activation):
     assert_allclose(state, whole_state, rtol=1e-13, atol=1e-15)
     # the final state is each sequence's last output (h), whatever its length
     assert_allclose(state[0], whole[lengths - 1, np.arange(len(lengths))], rtol=1e-13)
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+def test_backward_chunks_change_rounding_only(cell, activation, reverse):
+    """Any number of steps per chunk of gate gradients (1 to T, dividing T or not)
+    gives the gradients of one chunk over all steps, to rounding."""
+    x, lengths, params = make_problem(cell)
+    dhs = random_dhs(x, lengths)
+    n_steps = x.shape[0]
+    _, dx, dparams = run_backward(cell, activation, x, lengths, params, reverse, dhs, n_steps)
+    for chunk in range(1, n_steps):
+        _, dx_c, dparams_c = run_backward(cell, activation, x, lengths, params, reverse, dhs, chunk)
+        assert_allclose(dx_c, dx, rtol=1e-13, atol=1e-15)
+        for a, b in zip(dparams_c, dparams, strict=True):
+            assert_allclose(a, b, rtol=1e-13, atol=1e-14)
 
 
 @pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)

@@ -43,12 +43,14 @@ dhs, dx, dw_ih, dw_hh, db_ih, db_hh, dg, dn_in)``
     None (the first layer's input needs no gradient: that variant is compiled
     without the product), and the four parameter gradients. Reads hs, gates and
     extra as forward left them. ``x`` must be zero at padded steps: the
-    parameter gradients sum over all steps at once.
-    ``dg`` (T, B, N_GATES*H) and, when ``HAS_DN_IN``, ``dn_in`` (T, B, H) (else a
-    (0, 0, 0) array) are scratch, overwritten: the gate gradients of every step.
-    The caller provides them so that a fit allocates them once, not in every
-    batch (a fresh buffer of that size costs page faults at every call, which
-    threads that fault at once also contend on).
+    parameter gradients sum over a chunk of steps at once, padding included.
+    ``dg`` (C, B, N_GATES*H) and, when ``HAS_DN_IN``, ``dn_in`` (C, B, H) (else a
+    (0, 0, 0) array) are scratch, overwritten: the gate gradients of a chunk of
+    C steps, 1 <= C <= T, whose sums over steps are made before the next chunk
+    (``_layer.gradient_chunk`` picks C). The result depends on C by rounding
+    only. The caller provides them so that a fit allocates them once, not in
+    every batch (a fresh buffer costs page faults at every call, which threads
+    that fault at once also contend on).
 
 What the cells share lives beside them: ``_math`` (exp, tanh and sigmoid written
 to vectorize) and ``_layer`` (active sequences, input projections, the parameter

@@ -133,40 +133,50 @@ def backward(
     ``dg`` and ``dn_in`` are the caller's scratch (see :mod:`._cells`)."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
+    chunk = dg.shape[0]  # steps whose gate gradients dg holds (see _layer.gradient_chunk)
     # dg: the hidden-side pre-activation gradients (r, z, r ⊙ dn), zeroed at padding
     # below; the input-side n block (dn) is kept apart in dn_in (read where active
-    # only) and swapped in after dW_hh is computed.
+    # only) and swapped in after the chunk's dW_hh is computed.
     # Gradient reaching h_t from later in the pass. Rows >= n are never written
     # at step t: for the forward direction they stay zero until their sequence
     # becomes active; reversed, they belong to ended sequences.
     dh = np.zeros((batch, hidden), x.dtype)
     dh_direct = np.empty((batch, hidden), x.dtype)  # z ⊙ dh_t, the path that skips W_hh
     zeros = np.zeros(hidden, x.dtype)
-    for s in range(n_steps):
-        t = s if reverse else n_steps - 1 - s
-        tp = t + 1 if reverse else t - 1
-        has_prev = 0 <= tp < n_steps
-        n = n_active(lengths, t)
-        g, e, d, dn, dht = gates[t], extra[t], dg[t], dn_in[t], dhs[t]
-        # h_{t-1} is zero where a reversed sequence starts (hs is zero at padding).
-        hp = hs[tp] if has_prev else hs[t]
-        for b in range(n):
-            h_prev = hp[b] if has_prev else zeros
-            _cell_back(g[b], e[b], h_prev, dht[b], dh[b], d[b], dn[b], dh_direct[b])
-        d[n:] = 0  # the products over all steps read the padding too
-        if n > 0 and has_prev:
-            np.dot(d[:n], w_hh, dh[:n])
+    scratch = np.empty(3 * hidden * max(hidden, x.shape[2]), x.dtype)
+    dw_ih[:] = 0  # the chunks add to the parameter gradients
+    dw_hh[:] = 0
+    db_ih[:] = 0
+    db_hh[:] = 0
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = s0 if reverse else n_steps - s1  # the chunk holds steps t_lo .. t_lo + m - 1
+        for s in range(s0, s1):
+            t = s if reverse else n_steps - 1 - s
+            tp = t + 1 if reverse else t - 1
+            has_prev = 0 <= tp < n_steps
+            n = n_active(lengths, t)
+            g, e, d, dn, dht = gates[t], extra[t], dg[t - t_lo], dn_in[t - t_lo], dhs[t]
+            # h_{t-1} is zero where a reversed sequence starts (hs is zero at padding).
+            hp = hs[tp] if has_prev else hs[t]
             for b in range(n):
-                dhb, ddb = dh[b], dh_direct[b]
+                h_prev = hp[b] if has_prev else zeros
+                _cell_back(g[b], e[b], h_prev, dht[b], dh[b], d[b], dn[b], dh_direct[b])
+            d[n:] = 0  # the products over the chunk read the padding too
+            if n > 0 and has_prev:
+                np.dot(d[:n], w_hh, dh[:n])
+                for b in range(n):
+                    dhb, ddb = dh[b], dh_direct[b]
+                    for j in range(hidden):
+                        dhb[j] += ddb[j]
+        dgc = dg[: s1 - s0]
+        hidden_grads(hs, reverse, t_lo, dgc, dw_hh, db_hh, scratch)
+        # Now the input side: the n block of the pre-activation gradient is dn itself.
+        for t in range(t_lo, t_lo + s1 - s0):
+            d = dg[t - t_lo]
+            dn = dn_in[t - t_lo]
+            for b in range(n_active(lengths, t)):
+                db, dnb = d[b], dn[b]
                 for j in range(hidden):
-                    dhb[j] += ddb[j]
-    hidden_grads(hs, reverse, dg, dw_hh, db_hh)
-    # Now the input side: the n block of the pre-activation gradient is dn itself.
-    for t in range(n_steps):
-        d = dg[t]
-        dn = dn_in[t]
-        for b in range(n_active(lengths, t)):
-            db, dnb = d[b], dn[b]
-            for j in range(hidden):
-                db[2 * hidden + j] = dnb[j]
-    input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_ih[:0])
+                    db[2 * hidden + j] = dnb[j]
+        input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih, scratch)

@@ -124,25 +124,34 @@ def backward(
     ``dg`` and ``dn_in`` are the caller's scratch (see :mod:`._cells`)."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    # dg, the caller's scratch, receives the pre-activation gradients of every step
+    chunk = dg.shape[0]  # steps whose gate gradients dg holds (see _layer.gradient_chunk)
     # Gradients reaching h_t and c_t from later in the pass. Rows >= n are never
     # written at step t: for the forward direction they stay zero until their
     # sequence becomes active; reversed, they belong to ended sequences.
     dh = np.zeros((batch, hidden), x.dtype)
     dc = np.zeros((batch, hidden), x.dtype)
     zeros = np.zeros(hidden, x.dtype)
-    for s in range(n_steps):
-        t = s if reverse else n_steps - 1 - s
-        tp = t + 1 if reverse else t - 1
-        has_prev = 0 <= tp < n_steps
-        n = n_active(lengths, t)
-        g, c, d, dht = gates[t], extra[t], dg[t], dhs[t]
-        # c_{t-1} is zero where a reversed sequence starts (extra is zero at padding).
-        cp = extra[tp] if has_prev else extra[t]
-        for b in range(n):
-            _cell_back(g[b], c[b], cp[b] if has_prev else zeros, dht[b], dh[b], dc[b], d[b])
-        d[n:] = 0  # the products over all steps read the padding too
-        if n > 0 and has_prev:
-            np.dot(d[:n], w_hh, dh[:n])
-    hidden_grads(hs, reverse, dg, dw_hh, db_hh)
-    input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_hh)  # same gate gradients
+    scratch = np.empty(4 * hidden * max(hidden, x.shape[2]), x.dtype)
+    dw_ih[:] = 0  # the chunks add to the parameter gradients
+    dw_hh[:] = 0
+    db_hh[:] = 0
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = s0 if reverse else n_steps - s1  # the chunk holds steps t_lo .. t_lo + m - 1
+        for s in range(s0, s1):
+            t = s if reverse else n_steps - 1 - s
+            tp = t + 1 if reverse else t - 1
+            has_prev = 0 <= tp < n_steps
+            n = n_active(lengths, t)
+            g, c, d, dht = gates[t], extra[t], dg[t - t_lo], dhs[t]
+            # c_{t-1} is zero where a reversed sequence starts (extra is zero at padding).
+            cp = extra[tp] if has_prev else extra[t]
+            for b in range(n):
+                _cell_back(g[b], c[b], cp[b] if has_prev else zeros, dht[b], dh[b], dc[b], d[b])
+            d[n:] = 0  # the products over the chunk read the padding too
+            if n > 0 and has_prev:
+                np.dot(d[:n], w_hh, dh[:n])
+        dgc = dg[: s1 - s0]
+        hidden_grads(hs, reverse, t_lo, dgc, dw_hh, db_hh, scratch)
+        input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih[:0], scratch)
+    db_ih[:] = db_hh  # the same gate gradients on both sides

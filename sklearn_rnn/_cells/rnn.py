@@ -118,21 +118,30 @@ def backward(
     ``dg`` and ``dn_in`` are the caller's scratch (see :mod:`._cells`)."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    # dg, the caller's scratch, receives the pre-activation gradients of every step
+    chunk = dg.shape[0]  # steps whose gate gradients dg holds (see _layer.gradient_chunk)
     dh = np.zeros((batch, hidden), x.dtype)  # gradient reaching h_t from later in the pass
-    for s in range(n_steps):
-        t = s if reverse else n_steps - 1 - s
-        tp = t + 1 if reverse else t - 1
-        n = n_active(lengths, t)
-        g, d, dht = hs[t], dg[t], dhs[t]  # g: the post-activation h_t
-        m = n * hidden
-        _grad_row(dht[:n].reshape(m), dh[:n].reshape(m), g[:n].reshape(m), activation,
-                  d[:n].reshape(m))  # fmt: skip
-        # Rows >= n of dh are never written here: for the forward direction
-        # they stay zero until their sequence becomes active; reversed, they
-        # belong to sequences that have ended and are never read again.
-        d[n:] = 0  # the products over all steps read the padding too
-        if n > 0 and 0 <= tp < n_steps:
-            np.dot(d[:n], w_hh, dh[:n])
-    hidden_grads(hs, reverse, dg, dw_hh, db_hh)
-    input_grads(x, lengths, w_ih, dg, dx, dw_ih, db_ih, db_hh)  # same gate gradients
+    scratch = np.empty(hidden * max(hidden, x.shape[2]), x.dtype)
+    dw_ih[:] = 0  # the chunks add to the parameter gradients
+    dw_hh[:] = 0
+    db_hh[:] = 0
+    for s0 in range(0, n_steps, chunk):
+        s1 = min(s0 + chunk, n_steps)
+        t_lo = s0 if reverse else n_steps - s1  # the chunk holds steps t_lo .. t_lo + m - 1
+        for s in range(s0, s1):
+            t = s if reverse else n_steps - 1 - s
+            tp = t + 1 if reverse else t - 1
+            n = n_active(lengths, t)
+            g, d, dht = hs[t], dg[t - t_lo], dhs[t]  # g: the post-activation h_t
+            m = n * hidden
+            _grad_row(dht[:n].reshape(m), dh[:n].reshape(m), g[:n].reshape(m), activation,
+                      d[:n].reshape(m))  # fmt: skip
+            # Rows >= n of dh are never written here: for the forward direction
+            # they stay zero until their sequence becomes active; reversed, they
+            # belong to sequences that have ended and are never read again.
+            d[n:] = 0  # the products over the chunk read the padding too
+            if n > 0 and 0 <= tp < n_steps:
+                np.dot(d[:n], w_hh, dh[:n])
+        dgc = dg[: s1 - s0]
+        hidden_grads(hs, reverse, t_lo, dgc, dw_hh, db_hh, scratch)
+        input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih[:0], scratch)
+    db_ih[:] = db_hh  # the same gate gradients on both sides
