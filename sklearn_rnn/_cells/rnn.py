@@ -144,4 +144,7 @@ def backward(
         dgc = dg[: s1 - s0]
         hidden_grads(hs, reverse, t_lo, dgc, dw_hh, db_hh, scratch)
         input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih[:0], scratch)
-    db_ih[:] = db_hh  # the same gate gradients on both sides
+    # the same gate gradients on both sides; a loop, because ``db_ih[:] = db_hh``
+    # makes Numba compile the formatting of its shape error (4 s more per kernel)
+    for j in range(db_ih.shape[0]):
+        db_ih[j] = db_hh[j]
