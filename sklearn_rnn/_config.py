@@ -7,7 +7,9 @@ hard-codes its own.
 Numba's cache checks only the kernel's own file before loading it, not the
 helpers it calls from other files nor these options. :class:`KernelCacheLocator`
 widens that check for the kernels in ``_cells``: their cached code is reused
-only while every file of ``_cells`` and this file are unchanged.
+only while every file of ``_cells`` and this file are unchanged. And Numba sets up
+its whole compiler before loading cached code, which needs none of it:
+:class:`KernelCache` loads the kernels without that setup.
 """
 
 import hashlib
