@@ -90,6 +90,26 @@ def project_step(xt, w_t, bias, n, out):
 
 
 @njit(**JIT_OPTIONS)
+def gradient_chunk_steps(s0, chunk, n_steps, reverse):
+    """The chunk of a backward pass that starts at its s0-th step: ``(s1, t_lo)``.
+
+    It covers the pass's steps s0 .. s1 - 1, which are the time steps t_lo ..
+    t_lo + s1 - s0 - 1 (the pass runs back in time unless ``reverse``); the
+    chunk's gate gradients for step t are ``dg[t - t_lo]``.
+    """
+    s1 = min(s0 + chunk, n_steps)
+    return s1, (s0 if reverse else n_steps - s1)
+
+
+@njit(**JIT_OPTIONS)
+def copy_vector(src, dst):
+    """``dst[:] = src`` by a loop: the slice assignment makes Numba compile the
+    formatting of its shape error into the kernel (4 s more per kernel)."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@njit(**JIT_OPTIONS)
 def add_column_sums(d, out):
     """out[j] += sum of d[t, b, j] over all t, b."""
     rows = d.reshape(d.shape[0] * d.shape[1], d.shape[2])

@@ -14,7 +14,16 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT_OPTIONS
-from ._layer import CHUNK, SMALL_K, hidden_grads, input_grads, n_active, project, project_step
+from ._layer import (
+    CHUNK,
+    SMALL_K,
+    gradient_chunk_steps,
+    hidden_grads,
+    input_grads,
+    n_active,
+    project,
+    project_step,
+)
 from ._math import fma, sigmoid, tanh
 
 N_GATES = 3
@@ -149,8 +158,7 @@ def backward(
     db_ih[:] = 0
     db_hh[:] = 0
     for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = s0 if reverse else n_steps - s1  # the chunk holds steps t_lo .. t_lo + m - 1
+        s1, t_lo = gradient_chunk_steps(s0, chunk, n_steps, reverse)
         for s in range(s0, s1):
             t = s if reverse else n_steps - 1 - s
             tp = t + 1 if reverse else t - 1

@@ -11,7 +11,17 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT_OPTIONS
-from ._layer import CHUNK, SMALL_K, hidden_grads, input_grads, n_active, project, project_step
+from ._layer import (
+    CHUNK,
+    SMALL_K,
+    copy_vector,
+    gradient_chunk_steps,
+    hidden_grads,
+    input_grads,
+    n_active,
+    project,
+    project_step,
+)
 from ._math import fma, sigmoid, tanh
 
 N_GATES = 4
@@ -136,8 +146,7 @@ def backward(
     dw_hh[:] = 0
     db_hh[:] = 0
     for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = s0 if reverse else n_steps - s1  # the chunk holds steps t_lo .. t_lo + m - 1
+        s1, t_lo = gradient_chunk_steps(s0, chunk, n_steps, reverse)
         for s in range(s0, s1):
             t = s if reverse else n_steps - 1 - s
             tp = t + 1 if reverse else t - 1
@@ -154,7 +163,4 @@ def backward(
         dgc = dg[: s1 - s0]
         hidden_grads(hs, reverse, t_lo, dgc, dw_hh, db_hh, scratch)
         input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih[:0], scratch)
-    # the same gate gradients on both sides; a loop, because ``db_ih[:] = db_hh``
-    # makes Numba compile the formatting of its shape error (4 s more per kernel)
-    for j in range(db_ih.shape[0]):
-        db_ih[j] = db_hh[j]
+    copy_vector(db_hh, db_ih)  # the same gate gradients on both sides
