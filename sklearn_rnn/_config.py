@@ -195,6 +195,49 @@ def use_kernel_cache(dispatcher):
         dispatcher._cache = KernelCache(dispatcher.py_func)
 
 
+def _no_alias_hook():
+    """Numba's per-function hook on compile flags, and whether its flags know
+    ``noalias``; None when Numba's internals have moved."""
+    try:
+        from numba.core.compiler import Flags
+        from numba.core.dispatcher import _FunctionCompiler
+    except ImportError:
+        return None
+    if not hasattr(_FunctionCompiler, "_customize_flags") or "noalias" not in dir(Flags):
+        return None
+    return _FunctionCompiler
+
+
+def assume_no_alias(dispatcher):
+    """Compile an ``@njit`` helper with LLVM's ``noalias`` on its array arguments.
+
+    Its callers promise that, during a call, no array the helper writes shares
+    memory with another of its arguments (read-only arguments may share). LLVM
+    then vectorizes the helper's loops without checking at run time that the
+    arrays do not overlap. Those checks are what kept the gate loops of the LSTM
+    and GRU backward scalar for short rows: LLVM takes the vector loop only when
+    the trip count pays for the checks, about 36 elements for the LSTM backward,
+    so H = 32 ran at 9 ns per unit, 1.5 ns with ``noalias`` (microbenchmark of
+    the helper). Numba has this flag (its parallel loops use it) but no public
+    option for it: it is set through the dispatcher's flag hook, and the helper
+    compiles as before if Numba's internals have moved. Returns ``dispatcher``,
+    so that it can decorate.
+    """
+    hook = _no_alias_hook()
+    compiler = getattr(dispatcher, "_compiler", None)
+    if hook is None or not isinstance(compiler, hook):
+        return dispatcher
+    customize = compiler._customize_flags
+
+    def with_no_alias(flags):
+        flags = customize(flags)
+        flags.noalias = True
+        return flags
+
+    compiler._customize_flags = with_no_alias
+    return dispatcher
+
+
 #: Fast-math flags. ``nnan`` and ``ninf`` are left out on purpose so that NaN and
 #: inf checks keep working inside kernels. ``contract`` (fusing a multiply and an
 #: add into one FMA) is left out because where LLVM fuses is not the same in the

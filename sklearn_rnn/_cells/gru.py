@@ -13,7 +13,7 @@ the n block (``r ⊙ dn`` against ``dn``); the backward keeps both.
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._config import JIT_OPTIONS, assume_no_alias
 from ._layer import (
     CHUNK,
     SMALL_K,
@@ -33,6 +33,7 @@ N_STATES = 1
 HAS_DN_IN = True
 
 
+@assume_no_alias
 @njit(**JIT_OPTIONS)
 def _cell_train(gx, hh, b_hn, h_prev, h, g, e):
     """One step of one sequence: gx its input pre-activations (b_ir + b_hr and b_iz +
@@ -114,6 +115,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             e[n:] = 0
 
 
+@assume_no_alias
 @njit(**JIT_OPTIONS)
 def _cell_back(g, e, h_prev, dht, dh, d, dn, dh_direct):
     """Gate gradients of one step of one sequence (d: hidden side, dn: input-side n)."""
