@@ -64,7 +64,8 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     w_t = np.ascontiguousarray(w_ih.T)
     gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, 4 * hidden), x.dtype)
-    zeros = np.zeros(4 * hidden, x.dtype)  # hh and c_{t-1} of a sequence's first step
+    # h and c before a pass starts (a carried state replaces them)
+    zero_state = np.zeros((0 if carry else batch, hidden), x.dtype)
     for s0 in range(0, n_steps, chunk):
         s1 = min(s0 + chunk, n_steps)
         t_lo = n_steps - s1 if reverse else s0
@@ -83,18 +84,18 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
                 extra[t % ring_e],
                 gates[t % ring_g],
             )
-            if first and not carry:
-                for b in range(n):
-                    _cell_train(gx[b], zeros, zeros, c[b], h[b], g[b])
-            else:
-                # hs and extra are zero at padded steps, so for reverse=True a
-                # sequence starts from a zero state at its own last step.
-                hp = state[0] if first else hs[tp % ring_h]
-                cp = state[1] if first else extra[tp % ring_e]
-                if n > 0:
-                    np.dot(hp[:n], w_hh.T, hh[:n])
-                for b in range(n):
-                    _cell_train(gx[b], hh[b], cp[b], c[b], h[b], g[b])
+            # hs and extra are zero at padded steps, so for reverse=True a sequence
+            # starts from a zero state at its own last step.
+            fresh = first and not carry  # no state yet: h_{t-1} = c_{t-1} = 0
+            hp = zero_state if fresh else (state[0] if first else hs[tp % ring_h])
+            cp = zero_state if fresh else (state[1] if first else extra[tp % ring_e])
+            if fresh:
+                hh[:n] = 0  # exactly, whatever W_hh holds
+            elif n > 0:
+                np.dot(hp[:n], w_hh.T, hh[:n])
+            # one call site, so one inlined copy of the gate math
+            for b in range(n):
+                _cell_train(gx[b], hh[b], cp[b], c[b], h[b], g[b])
             if carry:  # the state of the sequences ending at step t
                 for b in range(n_active(lengths, t + 1), n):
                     for j in range(hidden):

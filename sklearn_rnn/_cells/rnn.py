@@ -85,6 +85,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
                 project_step(x[t], w_t, bias, n, gbuf[0])
             gx, h = gbuf[t - t_lo], hs[t % ring_h]
             m = n * hidden
+            a = gx[:n].reshape(m)  # the pre-activations; from no state, the input's only
             if (carry or not first) and n > 0:
                 # hs is zero at padded steps, so for reverse=True a sequence
                 # starts from a zero state at its own last step.
@@ -92,9 +93,8 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
                 np.dot(hp[:n], w_hh.T, hh[:n])
                 a = hh[:n].reshape(m)
                 _pre(gx[:n].reshape(m), a, a)
-                _activate_row(a, activation, h[:n].reshape(m))
-            else:
-                _activate_row(gx[:n].reshape(m), activation, h[:n].reshape(m))
+            # one call site, so one inlined copy of the activation loops
+            _activate_row(a, activation, h[:n].reshape(m))
             if carry:  # the state of the sequences ending at step t
                 for b in range(n_active(lengths, t + 1), n):
                     for j in range(hidden):
