@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator
 
 from sklearn_rnn._sequences import to_padded, validate_sequences
@@ -248,6 +248,38 @@ def test_readonly_and_fortran_input():
     _, data, _ = fit(X3)
     assert data.flags.writeable
     assert_array_equal(data, X3)
+
+
+class _ArraySubclass(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        np.asfortranarray,
+        lambda X: X.astype(X.dtype.newbyteorder(">")),
+        lambda X: X.astype(np.float16),
+        lambda X: X.view(_ArraySubclass),
+        lambda X: np.repeat(X, 2, axis=2)[:, :, ::2],  # a strided view
+    ],
+    ids=["fortran", "big-endian", "float16", "ndarray-subclass", "strided-view"],
+)
+def test_3d_input_that_needs_converting(convert):
+    """3-D X that is not already a native C-contiguous float ndarray is converted,
+    to the same values; a native one is used as it is (no copy)."""
+    X = np.random.RandomState(0).normal(size=(4, 5, 2))
+    _, expected, _ = fit(X)
+    assert expected is X
+    converted = convert(X)
+    _, data, lengths = fit(converted)
+    assert type(data) is np.ndarray
+    assert data.flags.c_contiguous
+    assert data.flags.writeable
+    assert data.dtype == np.float64
+    assert data.dtype.isnative
+    assert_array_equal(lengths, [5, 5, 5, 5])
+    assert_allclose(data, X, rtol=1e-3 if converted.dtype == np.float16 else 0)
 
 
 def test_to_padded():
