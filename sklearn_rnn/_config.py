@@ -9,7 +9,8 @@ helpers it calls from other files nor these options. :class:`KernelCacheLocator`
 widens that check for the kernels in ``_cells``: their cached code is reused
 only while every file of ``_cells`` and this file are unchanged. And Numba sets up
 its whole compiler before loading cached code, which needs none of it:
-:class:`KernelCache` loads the kernels without that setup.
+:class:`KernelCache` loads the kernels without that setup. :func:`assume_no_alias`
+lets LLVM vectorize a helper's short loops, where Numba gives no option for it.
 """
 
 import hashlib
@@ -216,12 +217,12 @@ def assume_no_alias(dispatcher):
     then vectorizes the helper's loops without checking at run time that the
     arrays do not overlap. Those checks are what kept the gate loops of the LSTM
     and GRU backward scalar for short rows: LLVM takes the vector loop only when
-    the trip count pays for the checks, about 36 elements for the LSTM backward,
-    so H = 32 ran at 9 ns per unit, 1.5 ns with ``noalias`` (microbenchmark of
-    the helper). Numba has this flag (its parallel loops use it) but no public
-    option for it: it is set through the dispatcher's flag hook, and the helper
-    compiles as before if Numba's internals have moved. Returns ``dispatcher``,
-    so that it can decorate.
+    the trip count pays for the checks, between 33 and 40 elements for the LSTM
+    backward, so H = 32 ran at 9 ns per unit, 1.5 ns with ``noalias``
+    (microbenchmark of the helper, float32). Numba has this flag (its parallel
+    loops use it) but no public option for it: it is set through the
+    dispatcher's flag hook, and the helper compiles as before if Numba's
+    internals have moved. Returns ``dispatcher``, so that it can decorate.
     """
     hook = _no_alias_hook()
     compiler = getattr(dispatcher, "_compiler", None)

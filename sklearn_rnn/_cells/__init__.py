@@ -74,6 +74,11 @@ kernels do not check):
   starts at step ``lengths[b] - 1`` from a zero state and ends at step 0.
 - ``activation`` (RNN only; ignored by the others): 0 tanh, 1 relu, 2 logistic.
 - float32 inputs compute in float32 throughout; float64 in float64.
+- ``forward`` and ``backward`` themselves may receive arrays that share memory
+  (ring buffers, a state and the outputs). The per-step helpers marked with
+  ``_config.assume_no_alias`` (the LSTM's and GRU's gate math) may not: an
+  array such a helper writes must share no memory with its other arguments,
+  which the kernels ensure by passing rows of distinct buffers.
 """
 
 from .._config import use_kernel_cache

@@ -76,7 +76,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     w_t = np.ascontiguousarray(w_ih.T)
     gbuf = np.empty((chunk, batch, 3 * hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, 3 * hidden), x.dtype)
-    # h before a pass starts (a carried state replaces them)
+    # h before a pass starts (a carried state replaces it)
     zero_state = np.zeros((0 if carry else batch, hidden), x.dtype)
     for s0 in range(0, n_steps, chunk):
         s1 = min(s0 + chunk, n_steps)
