@@ -194,6 +194,26 @@ def test_gate_helpers_compile_without_alias_checks():
     assert not CELLS["lstm"].forward._compiler._customize_flags(Flags()).noalias
 
 
+def test_only_the_kernels_compile_python_wrappers():
+    """Every jitted function of ``_cells`` but the kernels Python calls is compiled
+    without Python's and C's wrappers (``_config.HELPER_OPTIONS``): loud if a new
+    helper is given the kernels' options, which cost compilation time for nothing."""
+    from numba.core.registry import CPUDispatcher
+
+    from sklearn_rnn._cells import _layer, _math
+
+    helpers = 0
+    for mod in (*CELLS.values(), _layer, _math):
+        for name, obj in vars(mod).items():
+            if not isinstance(obj, CPUDispatcher) or obj.py_func.__module__ != mod.__name__:
+                continue
+            kernel = name in ("forward", "backward")
+            helpers += not kernel
+            assert obj.targetoptions.get("no_cpython_wrapper", False) is not kernel, name
+            assert obj.targetoptions["no_cfunc_wrapper"] is True, name
+    assert helpers >= 20
+
+
 @pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
 def test_forward_matches_reference(cell, activation, reverse):
     x, lengths, params = make_problem(cell)

@@ -9,7 +9,7 @@ cache of every kernel depend on this file too, so a change here recompiles them.
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._config import HELPER_OPTIONS
 from ._math import fma
 
 #: Steps whose input projection is computed at once (one product): bounds that
@@ -38,7 +38,7 @@ def gradient_chunk(n_steps, batch, n_gates, itemsize):
     return max(1, min(n_steps, GRADIENT_CHUNK_BYTES // max(1, batch * n_gates * itemsize)))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def n_active(lengths, t):
     """Number of sequences still running at step t (``lengths`` is non-increasing)."""
     n = lengths.shape[0]
@@ -47,7 +47,7 @@ def n_active(lengths, t):
     return n
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def project(x, w_ih, bias, t_lo, m, out):
     """``out[:m] = x[t_lo : t_lo + m] @ w_ih.T + bias``: the input projection of m steps.
 
@@ -64,7 +64,7 @@ def project(x, w_ih, bias, t_lo, m, out):
             o[j] += bias[j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def project_step(xt, w_t, bias, n, out):
     """``out[:n] = xt[:n] @ w_t + bias`` by plain loops, for few input features.
 
@@ -89,7 +89,7 @@ def project_step(xt, w_t, bias, n, out):
                 o[j] = fma(xv, wf[j], o[j])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def gradient_chunk_steps(s0, chunk, n_steps, reverse):
     """The chunk of a backward pass that starts at its s0-th step: ``(s1, t_lo)``.
 
@@ -101,7 +101,7 @@ def gradient_chunk_steps(s0, chunk, n_steps, reverse):
     return s1, (s0 if reverse else n_steps - s1)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def copy_vector(src, dst):
     """``dst[:] = src`` by a loop: the slice assignment makes Numba compile the
     formatting of its shape error into the kernel (4 s more per kernel)."""
@@ -109,7 +109,7 @@ def copy_vector(src, dst):
         dst[j] = src[j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def add_column_sums(d, out):
     """out[j] += sum of d[t, b, j] over all t, b."""
     rows = d.reshape(d.shape[0] * d.shape[1], d.shape[2])
@@ -119,7 +119,7 @@ def add_column_sums(d, out):
             out[j] += row[j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def add_product(a, b, out, scratch):
     """``out += a @ b``, the product made in ``scratch`` (at least out's size, flat)."""
     product = scratch[: out.size].reshape(out.shape)
@@ -130,7 +130,7 @@ def add_product(a, b, out, scratch):
             o[j] += p[j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def hidden_grads(hs, reverse, t_lo, dg, dw_hh, db_hh, scratch):
     """Adds to dW_hh and db_hh the hidden side of the gate gradients ``dg`` of the
     steps ``t_lo, t_lo + 1, ...`` (a chunk of the pass): one product.
@@ -154,7 +154,7 @@ def hidden_grads(hs, reverse, t_lo, dg, dw_hh, db_hh, scratch):
     add_column_sums(dg, db_hh)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def input_grads(x, lengths, w_ih, t_lo, dg, dx, dw_ih, db_ih, scratch):
     """Adds to dW_ih and (unless db_ih is empty) db_ih the input side of the gate
     gradients ``dg`` of the steps ``t_lo, t_lo + 1, ...``, and writes those steps

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-from .._config import JIT_OPTIONS
+from .._config import HELPER_OPTIONS, JIT_OPTIONS
 
 _F32 = np.float32
 _ONE32, _HALF32 = _F32(1.0), _F32(0.5)
@@ -81,7 +81,7 @@ def fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _exp32(x):
     x = _EXP_HI if x > _EXP_HI else x  # written so that NaN passes through
     x = _EXP_LO if x < _EXP_LO else x
@@ -95,7 +95,7 @@ def _exp32(x):
     return y * _bitcast(np.int32((ki + 127) << 23))  # y * 2**k
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _tanh32(x):
     x = _TANH_HI if x > _TANH_HI else x  # written so that NaN passes through
     x = _TANH_LO if x < _TANH_LO else x
@@ -106,7 +106,7 @@ def _tanh32(x):
     return p / fma(fma(fma(b6, z, b4), z, b2), z, b0)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _exp64(x):
     x = _EXP64_HI if x > _EXP64_HI else x  # written so that NaN passes through
     x = _EXP64_LO if x < _EXP64_LO else x
@@ -120,7 +120,7 @@ def _exp64(x):
     return p * _bitcast((_bitcast(k + _EXP64_SHIFT) - _EXP64_SHIFT_BITS) << 52)  # p * 2**k
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _tanh64(x):
     a = abs(x)
     big = 1.0 - 2.0 / (_exp64(a + a) + 1.0)

@@ -13,7 +13,7 @@ the n block (``r ⊙ dn`` against ``dn``); the backward keeps both.
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS, assume_no_alias
+from .._config import HELPER_OPTIONS, JIT_OPTIONS, assume_no_alias
 from ._layer import (
     CHUNK,
     SMALL_K,
@@ -34,7 +34,7 @@ HAS_DN_IN = True
 
 
 @assume_no_alias
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _cell_train(gx, hh, b_hn, h_prev, h, g, e):
     """One step of one sequence: gx its input pre-activations (b_ir + b_hr and b_iz +
     b_hz included, b_in too), hh = W_h* h_{t-1} (3H)."""
@@ -51,7 +51,7 @@ def _cell_train(gx, hh, b_hn, h_prev, h, g, e):
         e[j] = hn
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _input_bias(b_ih, b_hh, hidden):
     """Biases added to the input projection: both for r and z, b_in only for n
     (b_hn is added before the product with r)."""
@@ -117,7 +117,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
 
 
 @assume_no_alias
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _cell_back(g, e, h_prev, dht, dh, d, dn, dh_direct):
     """Gate gradients of one step of one sequence (d: hidden side, dn: input-side n)."""
     hidden = e.shape[0]

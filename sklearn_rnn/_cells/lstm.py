@@ -10,7 +10,7 @@ the post-activation i, f, g, o and ``extra`` the cell state c_t.
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS, assume_no_alias
+from .._config import HELPER_OPTIONS, JIT_OPTIONS, assume_no_alias
 from ._layer import (
     CHUNK,
     SMALL_K,
@@ -32,7 +32,7 @@ HAS_DN_IN = False
 
 
 @assume_no_alias
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _cell_train(gx, hh, c_prev, c, h, g):
     """One step of one sequence: gx, hh its input and hidden pre-activations (4H)."""
     hidden = c.shape[0]
@@ -107,7 +107,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
 
 
 @assume_no_alias
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _cell_back(g, c, c_prev, dht, dh, dc, d):
     """Gate gradients of one step of one sequence; updates dc to the previous step's."""
     hidden = c.shape[0]

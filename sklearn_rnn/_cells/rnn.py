@@ -8,7 +8,7 @@ a function of its output): no ``gates`` buffer is kept, nor pre-activations.
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._config import HELPER_OPTIONS, JIT_OPTIONS
 from ._layer import (
     CHUNK,
     SMALL_K,
@@ -29,7 +29,7 @@ N_STATES = 1
 HAS_DN_IN = False
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _activate_row(a, activation, h):
     """h = act(a) elementwise; one loop per activation, so each vectorizes.
 
@@ -49,7 +49,7 @@ def _activate_row(a, activation, h):
             h[j] = sigmoid(a[j])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _pre(gx, hh, out):
     """out = gx + hh (the pre-activations of a flat block of rows)."""
     for j in range(out.shape[0]):
@@ -102,7 +102,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             h[n:] = 0
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _grad_row(dht, dh, y, activation, d):
     """d = (dht + dh) * act'(pre), from the activation's output y."""
     zero = y.dtype.type(0)
