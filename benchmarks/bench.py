@@ -378,7 +378,11 @@ print(t_import, time.perf_counter() - t0)
 """
 
 
-#: Warm-cache runs and reference runs timed (median): a few seconds each, noisy.
+#: Runs timed (median) with an empty cache, each in a new cache directory: tens
+#: of seconds each, and the machine's speed drifts by a third between minutes.
+COLD_REPEATS = 3
+
+#: Warm-cache runs timed (median): a few seconds each, noisy.
 COMPILE_REPEATS = 5
 
 
@@ -391,14 +395,15 @@ def _timed_process(code, env=None):
     return time.perf_counter() - t0, out.stdout
 
 
-def compile_cost():
+def compile_cost(cold_repeats=COLD_REPEATS):
     """Fresh processes that fit and predict 3 cells + a float32 GRU, and a reference.
 
     Returns {"cold": ..., "warm": ..., "reference": ...}: for the first two (an
     empty cache, then the cache it filled) the wall time, the import time and the
-    time in the script (import + fits) as the script measured them; the
-    reference is the wall time of a process that only imports ``sklearn.base``,
-    which any scikit-learn estimator costs.
+    time in the script (import + fits) as the script measured them, of the run
+    with the median wall time; the reference is the median wall time of a
+    process that only imports ``sklearn.base``, which any scikit-learn estimator
+    costs, run once after each of the others (the machine's speed drifts).
     """
     results = {}
     # Python's default: bytecode is cached, as pip caches it for an installed
@@ -407,14 +412,16 @@ def compile_cost():
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("SKLEARN_RNN_DISABLE_NUMBA_CACHE", None)
-    with tempfile.TemporaryDirectory() as cache:
-        env["NUMBA_CACHE_DIR"] = cache
-        cold = _timed_process(_COMPILE_SCRIPT, env)
-        warm, reference = [], []
-        for _ in range(COMPILE_REPEATS):  # interleaved: the machine's speed drifts
+    cold, warm, reference = [], [], []
+    with tempfile.TemporaryDirectory() as root:
+        for k in range(cold_repeats):
+            env["NUMBA_CACHE_DIR"] = os.path.join(root, f"cache{k}")
+            cold.append(_timed_process(_COMPILE_SCRIPT, env))
+            reference.append(_timed_process("import sklearn.base", env)[0])
+        for _ in range(COMPILE_REPEATS):  # from the last cache the cold runs filled
             warm.append(_timed_process(_COMPILE_SCRIPT, env))
             reference.append(_timed_process("import sklearn.base", env)[0])
-    for name, part in (("cold", [cold]), ("warm", warm)):
+    for name, part in (("cold", cold), ("warm", warm)):
         wall, stdout = sorted(part)[len(part) // 2]
         t_import, t_script = (float(v) for v in stdout.split())
         results[name] = (wall, t_import, t_script)
@@ -606,7 +613,8 @@ def main():
             "and GRU float32)"
         )
         out()
-        cost = compile_cost()
+        cold_repeats = 1 if args.quick else COLD_REPEATS
+        cost = compile_cost(cold_repeats)
         out(
             "| cache | wall s | of which import s | of which in the script s "
             '(import + fits) | wall s of `python -c "import sklearn.base"` |'
@@ -621,8 +629,9 @@ def main():
         out()
         out(
             "Wall: the whole process, interpreter start and exit included (medians of "
-            f"{COMPILE_REPEATS} runs for the warm cache and the reference). The reference "
-            "is what importing scikit-learn's estimator base costs any estimator here."
+            f"{cold_repeats} run(s) with an empty cache, {COMPILE_REPEATS} with the warm "
+            "cache, and the reference run after each of them). The reference is what "
+            "importing scikit-learn's estimator base costs any estimator here."
         )
         out()
 
