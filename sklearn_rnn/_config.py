@@ -10,12 +10,16 @@ helpers it calls from other files nor these options. :class:`KernelCacheLocator`
 widens that check for the kernels in ``_cells``: their cached code is reused
 only while every file of ``_cells`` and this file are unchanged. And Numba sets up
 its whole compiler before loading cached code, which needs none of it:
-:class:`KernelCache` loads the kernels without that setup. :func:`assume_no_alias`
-lets LLVM vectorize a helper's short loops, where Numba gives no option for it.
+:class:`KernelCache` loads the kernels without that setup, nor the imports of
+Numba's modules that rebuilding their environments would make.
+:func:`assume_no_alias` lets LLVM vectorize a helper's short loops, where Numba
+gives no option for it.
 """
 
+import contextlib
 import hashlib
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -173,10 +177,54 @@ def _kernel_cache_class():
 
         def load_overload(self, sig, target_context):
             rtsys.initialize(target_context)
-            with self._guard_against_spurious_io_errors():
+            with self._guard_against_spurious_io_errors(), _environments_without_imports():
                 return self._load_overload(sig, target_context)
 
     return KernelCache
+
+
+@contextlib.contextmanager
+def _environments_without_imports():
+    """While a kernel loads, the environments of Numba's own functions compiled
+    into it are made without importing their modules.
+
+    Every compiled function has an environment that holds its module's globals,
+    which only code running in object mode reads; a kernel loaded from the cache
+    rebuilds the environments of all the functions inlined into it, and rebuilding
+    one imports its module. For the functions Numba compiled for np.empty, np.dot
+    and the like, that imports ``numba.np.arrayobj``, ``numba.np.linalg`` and what
+    they import: 0.1-0.2 s of a first fit from a warm cache, for globals that
+    nopython code never reads. Those environments get a dictionary with the
+    module's name only (so that they pickle as Numba's do); everything else is
+    rebuilt as Numba does. Does nothing when Numba's internals have moved.
+    """
+    try:
+        from numba.core import environment
+    except ImportError:
+        yield
+        return
+    rebuild = getattr(environment, "_rebuild_env", None)
+    if rebuild is None or not hasattr(environment, "lookup_environment"):
+        yield
+        return
+
+    def rebuild_env(modname, consts, env_name):
+        if consts or modname in sys.modules or not str(modname).startswith("numba."):
+            return rebuild(modname, consts, env_name)
+        env = environment.lookup_environment(env_name)
+        if env is None:
+            env = environment.Environment({"__name__": modname})
+            env.env_name = env_name
+            environment.Environment._memo[env_name] = env
+        return env
+
+    # pickle finds the function by its module and name while the kernel loads, and
+    # the loads run under Numba's compiler lock (one at a time)
+    environment._rebuild_env = rebuild_env
+    try:
+        yield
+    finally:
+        environment._rebuild_env = rebuild
 
 
 #: The cache class of the kernels that Python calls (None if Numba's internals moved).

@@ -9,8 +9,8 @@ The script fits the models, saves every weight and prediction to ``OUT.npz`` and
 prints one JSON line describing the process: the package file it imported,
 whether the Numba cache was on, the warnings raised at import, the number of
 kernel signatures loaded from the cache and compiled (Numba's dispatcher
-statistics), whether Numba's compiler was set up, and the thread counts seen
-inside ``fit``.
+statistics), whether Numba's compiler and its array implementations were set
+up, and the thread counts seen inside ``fit``.
 """
 
 import json
@@ -104,6 +104,10 @@ def main(path, cells, dtypes):
         # imported when Numba sets up its compiler, which loading from the cache
         # skips (_config.KernelCache)
         "compiler_set_up": "numba.np.arraymath" in sys.modules,
+        # imported to compile np.empty and the like, or to rebuild the environments
+        # of those functions, which loading from the cache skips
+        # (_config._environments_without_imports)
+        "array_implementations_imported": "numba.np.arrayobj" in sys.modules,
     }
     print(json.dumps(report))
 

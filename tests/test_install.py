@@ -217,6 +217,34 @@ def test_cold_and_warm_cache_give_bitwise_identical_models(runs, reference):
     # the cold run set up Numba's compiler to compile; the warm one did not need it
     assert cold["compiler_set_up"] is True
     assert warm["compiler_set_up"] is False
+    assert cold["array_implementations_imported"] is True
+    assert warm["array_implementations_imported"] is False
+
+
+def test_loading_makes_numba_environments_without_imports():
+    """While a kernel loads, the environment of a function of Numba's own modules is
+    made without importing the module (``_config._environments_without_imports``):
+    it keeps the module's name, so that it pickles as Numba's do; others, and
+    everything outside a load, go through Numba's own function."""
+    from numba.core import environment
+
+    from sklearn_rnn._config import _environments_without_imports
+
+    numba_rebuild = environment._rebuild_env
+    name = "numba.np.not_a_module_sklearn_rnn_test"  # importing it would raise
+    with _environments_without_imports():
+        env = environment._rebuild_env(name, [], "sklearn_rnn_test_env")
+        assert environment._rebuild_env(name, [], "sklearn_rnn_test_env") is env
+        assert env.globals == {"__name__": name}
+        assert env.__reduce__()[1] == (name, [], "sklearn_rnn_test_env")
+        # a module outside Numba, or an environment with constants: Numba's way
+        with pytest.raises(ModuleNotFoundError):
+            environment._rebuild_env("sklearn_rnn_test_missing", [], "sklearn_rnn_other_env")
+        with pytest.raises(ModuleNotFoundError):
+            environment._rebuild_env(name, [1.0], "sklearn_rnn_consts_env")
+    assert environment._rebuild_env is numba_rebuild
+    with pytest.raises(ModuleNotFoundError):
+        environment._rebuild_env(name, [], "sklearn_rnn_after_env")
 
 
 def test_kernels_use_the_wider_cache_check():
