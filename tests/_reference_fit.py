@@ -85,6 +85,18 @@ def kernel_cache_stats():
     return {"cache_hits": hits, "cache_misses": misses}
 
 
+def kernel_bitcode_parsed():
+    """Whether the code library of any cell kernel Python called holds its parsed bitcode."""
+    from sklearn_rnn._cells import CELLS
+
+    return any(
+        result.library._shared_module is not None
+        for module in CELLS.values()
+        for kernel in (module.forward, module.backward)
+        for result in kernel.overloads.values()
+    )
+
+
 def main(path, cells, dtypes):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -108,6 +120,10 @@ def main(path, cells, dtypes):
         # of those functions, which loading from the cache skips
         # (_config._environments_without_imports)
         "array_implementations_imported": "numba.np.arrayobj" in sys.modules,
+        # a kernel's bitcode, parsed when Numba compiles it (to cache it) or loads
+        # it, but not when it loads from its machine code alone
+        # (_config._libraries_from_object_code)
+        "kernel_bitcode_parsed": kernel_bitcode_parsed(),
     }
     print(json.dumps(report))
 

@@ -219,6 +219,8 @@ def test_cold_and_warm_cache_give_bitwise_identical_models(runs, reference):
     assert warm["compiler_set_up"] is False
     assert cold["array_implementations_imported"] is True
     assert warm["array_implementations_imported"] is False
+    assert cold["kernel_bitcode_parsed"] is True
+    assert warm["kernel_bitcode_parsed"] is False
 
 
 def test_loading_makes_numba_environments_without_imports():
@@ -245,6 +247,80 @@ def test_loading_makes_numba_environments_without_imports():
     assert environment._rebuild_env is numba_rebuild
     with pytest.raises(ModuleNotFoundError):
         environment._rebuild_env(name, [], "sklearn_rnn_after_env")
+
+
+def _cached_kernel(kernel):
+    """A compiled kernel's result and the library data Numba cached for it."""
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    sklearn_rnn.GRUClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(
+        np.zeros((8, 4, 2)), np.arange(8) % 2
+    )
+    signature = kernel.signatures[0]
+    result = kernel.overloads[signature]
+    codegen = result.target_context.codegen()
+    payload = kernel._cache._cache_file.load(kernel._cache._index_key(signature, codegen))
+    return result, payload[0]
+
+
+def test_elf_symbols_are_those_numba_reads_from_the_bitcode():
+    """The global symbols read from a cached kernel's object file (``_elf``) are
+    symbols its bitcode defines, entry points included; anything that is not a
+    whole 64-bit little-endian ELF file gives None."""
+    import llvmlite.binding as ll
+
+    from sklearn_rnn._cells import gru
+    from sklearn_rnn._elf import defined_global_symbols
+
+    result, (_, kind, (object_code, bitcode)) = _cached_kernel(gru.forward)
+    assert kind == "object"
+    symbols = defined_global_symbols(object_code)
+    module = ll.parse_bitcode(bitcode)
+    in_bitcode = {
+        value.name
+        for values in (module.functions, module.global_variables)
+        for value in values
+        if not value.is_declaration
+    }
+    assert symbols <= in_bitcode
+    assert {result.fndesc.mangled_name, result.fndesc.llvm_cpython_wrapper_name} <= symbols
+    declared_only = {f.name for f in module.functions if f.is_declaration}
+    assert declared_only  # the runtime's functions, which the kernel calls
+    assert not symbols & declared_only
+    assert defined_global_symbols(b"not an object file") is None
+    assert defined_global_symbols(object_code[:4] + b"\x01" + object_code[5:]) is None  # 32-bit
+    for cut in (100, len(object_code) // 2):
+        assert defined_global_symbols(object_code[:cut]) is None
+
+
+def test_a_kernel_loads_from_its_machine_code_alone():
+    """While a kernel loads, its library is made from its machine code, with the
+    symbols from its object file, and its bitcode is parsed only when something
+    links it (``_config._libraries_from_object_code``); outside a load, and for
+    anything but an object file, Numba's own way."""
+    from sklearn_rnn._cells import gru
+    from sklearn_rnn._config import _libraries_from_object_code
+
+    result, library_data = _cached_kernel(gru.backward)
+    codegen = result.target_context.codegen()
+    wrapper = result.fndesc.llvm_cpython_wrapper_name
+    numba_library = codegen.unserialize_library(library_data)
+    assert numba_library._shared_module is not None
+    with _libraries_from_object_code(codegen):
+        library = codegen.unserialize_library(library_data)
+    assert "unserialize_library" not in vars(codegen)
+    assert library._shared_module is None
+    assert library.get_pointer_to_function(wrapper) != 0
+
+    def defined_functions(module):
+        return sorted(f.name for f in module.functions if not f.is_declaration)
+
+    linked = library._get_module_for_linking()  # parses the bitcode now
+    assert defined_functions(linked) == defined_functions(numba_library._get_module_for_linking())
+    name, _, data = library_data
+    with _libraries_from_object_code(codegen):
+        bitcode_library = codegen.unserialize_library((name, "bitcode", data[1]))
+    assert bitcode_library._shared_module is None  # Numba's way for bitcode: no shared module
+    assert type(bitcode_library) is type(numba_library)
 
 
 def test_kernels_use_the_wider_cache_check():
