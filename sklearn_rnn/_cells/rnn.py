@@ -30,30 +30,25 @@ HAS_DN_IN = False
 
 
 @njit(**HELPER_OPTIONS)
-def _activate_row(a, activation, h):
-    """h = act(a) elementwise; one loop per activation, so each vectorizes.
+def _activate(gx, hh, activation, h):
+    """h = act(gx + hh) elementwise; one loop per activation, so each vectorizes.
 
     The network's rows of a step are contiguous, so the kernels pass all of them
-    as one flat block: one long loop, not one short loop per sequence.
+    as one flat block: one long loop, not one short loop per sequence. The input
+    and hidden pre-activations are summed in the same loop: a pass of its own
+    over the block took a fifth of a tiny RNN's forward (H = 16, 2000 sequences).
     """
-    zero = a.dtype.type(0)
+    zero = h.dtype.type(0)
     if activation == 0:
         for j in range(h.shape[0]):
-            h[j] = tanh(a[j])
+            h[j] = tanh(gx[j] + hh[j])
     elif activation == 1:
         for j in range(h.shape[0]):
-            v = a[j]
+            v = gx[j] + hh[j]
             h[j] = v if v > zero else zero
     else:
         for j in range(h.shape[0]):
-            h[j] = sigmoid(a[j])
-
-
-@njit(**HELPER_OPTIONS)
-def _pre(gx, hh, out):
-    """out = gx + hh (the pre-activations of a flat block of rows)."""
-    for j in range(out.shape[0]):
-        out[j] = gx[j] + hh[j]
+            h[j] = sigmoid(gx[j] + hh[j])
 
 
 @njit(**JIT_OPTIONS)
@@ -84,17 +79,16 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             if small:
                 project_step(x[t], w_t, bias, n, gbuf[0])
             gx, h = gbuf[t - t_lo], hs[t % ring_h]
-            m = n * hidden
-            a = gx[:n].reshape(m)  # the pre-activations; from no state, the input's only
-            if (carry or not first) and n > 0:
-                # hs is zero at padded steps, so for reverse=True a sequence
-                # starts from a zero state at its own last step.
+            # hs is zero at padded steps, so for reverse=True a sequence starts
+            # from a zero state at its own last step.
+            if first and not carry:  # no state yet: h_{t-1} = 0
+                hh[:n] = 0  # exactly, whatever W_hh holds
+            elif n > 0:
                 hp = state[0] if first else hs[tp % ring_h]
                 np.dot(hp[:n], w_hh.T, hh[:n])
-                a = hh[:n].reshape(m)
-                _pre(gx[:n].reshape(m), a, a)
+            m = n * hidden
             # one call site, so one inlined copy of the activation loops
-            _activate_row(a, activation, h[:n].reshape(m))
+            _activate(gx[:n].reshape(m), hh[:n].reshape(m), activation, h[:n].reshape(m))
             if carry:  # the state of the sequences ending at step t
                 for b in range(n_active(lengths, t + 1), n):
                     for j in range(hidden):
