@@ -11,7 +11,8 @@ widens that check for the kernels in ``_cells``: their cached code is reused
 only while every file of ``_cells`` and this file are unchanged. And Numba sets up
 its whole compiler before loading cached code, which needs none of it:
 :class:`KernelCache` loads the kernels without that setup, nor the imports of
-Numba's modules that rebuilding their environments would make.
+Numba's modules that rebuilding their environments would make, nor the parsing
+of their LLVM bitcode (their machine code is all that runs).
 :func:`assume_no_alias` lets LLVM vectorize a helper's short loops, where Numba
 gives no option for it.
 """
