@@ -251,10 +251,11 @@ def test_loading_makes_numba_environments_without_imports():
 
 def _cached_kernel(kernel):
     """A compiled kernel's result and the library data Numba cached for it."""
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    sklearn_rnn.GRUClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(
-        np.zeros((8, 4, 2)), np.arange(8) % 2
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sklearn_rnn.GRUClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(
+            np.zeros((8, 4, 2)), np.arange(8) % 2
+        )
     signature = kernel.signatures[0]
     result = kernel.overloads[signature]
     codegen = result.target_context.codegen()
