@@ -93,6 +93,13 @@ def make_data(n, steps, features, dtype, seed=0):
     return X, y
 
 
+def activations_mb(cell, sequences, steps, hidden, layers, itemsize):
+    """MB of what the backward pass needs of ``sequences`` sequences: the hidden
+    states, and for the LSTM and GRU the gates and the cell state or GRU part."""
+    width = 1 if cell == "rnn" else N_GATES[cell] + 2  # hs (+ gates, extra)
+    return sequences * steps * width * hidden * layers * itemsize / 2**20
+
+
 def flops_per_epoch(cell, n, steps, features, hidden, layers):
     """Multiply-adds x 2 of the matrix products of one epoch of forward + backward."""
     g = N_GATES[cell] * hidden
@@ -649,8 +656,7 @@ def main():
             for dtype in (np.float32, np.float64):
                 mem = peak_memory(cell, n, steps, feats, hidden, layers, batch, dtype, args.threads)
                 item = np.dtype(dtype).itemsize
-                width = 1 if cell == "rnn" else N_GATES[cell] + 2  # hs (+ gates, extra)
-                acts = batch * steps * width * hidden * layers * item / 2**20
+                acts = activations_mb(cell, batch, steps, hidden, layers, item)
                 data = n * steps * feats * item / 2**20
                 out(
                     f"| {name} | {np.dtype(dtype).name} | {fmt(mem['fit_mb'])} | {fmt(acts)} "
@@ -677,8 +683,7 @@ def main():
             )
             fit, pred = statistics.median(fit), statistics.median(pred)
             mem = peak_memory("lstm", n, steps, 1, 32, 1, 64, np.float32, args.threads)
-            # the LSTM's hidden states, gates and cell states of every sequence, float32
-            whole = n * steps * (N_GATES["lstm"] + 2) * 32 * 4 / 2**20
+            whole = activations_mb("lstm", n, steps, 32, 1, 4)  # every sequence's
             measured.setdefault("scaling", []).append(
                 (n, steps, fit / (n * steps) * 1e6, mem["fit_mb"], mem["predict_mb"], whole)
             )
