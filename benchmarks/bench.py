@@ -675,13 +675,15 @@ def main():
         warm_kernels("lstm", np.float32)
         runs = [(128, 100), (128, 1000), (128, 10000)]
         runs += [(1000 // scale, 50), (4000 // scale, 50), (16000 // scale, 50)]
+        data = {run: make_data(*run, 1, np.float32) for run in runs}
+        times = {run: [] for run in runs}
+        # round after round over all the rows, not each row's repeats in a row: the
+        # machine's speed drifts over the section, and its comparisons are between rows
+        for _ in range(max(1, repeats)):
+            for run in runs:
+                times[run].append(our_fit_predict(*data[run], "lstm", 32, 1, 64, 1))
         for n, steps in runs:
-            X, y = make_data(n, steps, 1, np.float32)
-            fit, pred = zip(
-                *(our_fit_predict(X, y, "lstm", 32, 1, 64, 1) for _ in range(max(1, repeats - 1))),
-                strict=True,
-            )
-            fit, pred = statistics.median(fit), statistics.median(pred)
+            fit, pred = (statistics.median(t) for t in zip(*times[n, steps], strict=True))
             mem = peak_memory("lstm", n, steps, 1, 32, 1, 64, np.float32, args.threads)
             whole = activations_mb("lstm", n, steps, 32, 1, 4)  # every sequence's
             measured.setdefault("scaling", []).append(
