@@ -17,7 +17,8 @@ shared machine disturb less (its spinning threads suffer most from them).
 
 Times are medians over repeats (the machine may be shared; each fit's prediction is
 timed three times, both sides alike; the scaling table keeps each row's fastest of
-``SCALING_ROUNDS`` rounds over all its rows); ratios (ours / PyTorch)
+``SCALING_ROUNDS`` rounds over all its rows, each measure lasting about as long);
+ratios (ours / PyTorch)
 compare numbers measured in the same run. GFLOP/s counts the matrix products of
 forward and backward that the computation needs (2 flops per multiply-add; the
 input layer's dx is not needed and not counted; elementwise gate math is not
@@ -681,15 +682,30 @@ def main():
         runs += [(1000 // scale, 50), (4000 // scale, 50), (16000 // scale, 50)]
         data = {run: make_data(*run, 1, np.float32) for run in runs}
         rounds = 1 if args.quick else SCALING_ROUNDS
+        # Fits of as many epochs as the configurations' (a fit's first epoch also pays
+        # for the first touch of its buffers). Each measure of a row fits it as many
+        # times as make about the work of the largest row's fit, so that every
+        # measure lasts about as long: the machine's speed varies from second to
+        # second (a 0.07 s fit of T=1000 measured 0.46 to 0.86 µs per sample-step
+        # over 3 rounds in one process), and a short measure is more likely than a
+        # long one to fall in a quiet moment.
+        largest = max(n * steps for n, steps in runs)
+        fits = {(n, steps): max(1, round(largest / (n * steps))) for n, steps in runs}
         times = {run: [] for run in runs}
-        # round after round over all the rows, not each row's repeats in a row: the
-        # machine's speed drifts over the section, and its checks compare rows. The
-        # work is the same in every round and interference only adds to its time, so
-        # each row keeps its fastest round (the 0.07 s fit of T=1000 measured 0.46 to
-        # 0.86 µs per sample-step over 3 rounds in one process)
+        # round after round over all the rows, not each row's measures in a row: the
+        # speed also drifts over the section, and its checks compare rows. The work
+        # is the same in every round and interference only adds to its time, so each
+        # row keeps its fastest round.
         for _ in range(rounds):
             for run in runs:
-                times[run].append(our_fit_predict(*data[run], "lstm", 32, 1, 64, 1))
+                fit, pred = zip(
+                    *(
+                        our_fit_predict(*data[run], "lstm", 32, 1, 64, epochs)
+                        for _ in range(fits[run])
+                    ),
+                    strict=True,
+                )
+                times[run].append((statistics.mean(fit), statistics.median(pred)))
         for n, steps in runs:
             fit, pred = (min(t) for t in zip(*times[n, steps], strict=True))
             mem = peak_memory("lstm", n, steps, 1, 32, 1, 64, np.float32, args.threads)
@@ -703,8 +719,9 @@ def main():
             )
         out()
         out(
-            f"Times: one epoch per fit, each row's fastest of {rounds} round(s) over all the "
-            "rows. Memory: each figure in a fresh process."
+            f"Times: per epoch, {epochs} per fit; each row's fastest of {rounds} round(s) over "
+            "all the rows, a row's measure being the mean of as many fits as make about the "
+            "work of the largest row's fit. Memory: each figure in a fresh process."
         )
         out()
 
