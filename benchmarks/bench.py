@@ -18,12 +18,12 @@ shared machine disturb less (its spinning threads suffer most from them).
 Times are medians over repeats (the machine may be shared; each fit's prediction is
 timed three times, both sides alike; the scaling table keeps each row's fastest of
 ``SCALING_ROUNDS`` rounds over all its rows, each measure lasting about as long);
-ratios (ours / PyTorch)
-compare numbers measured in the same run. GFLOP/s counts the matrix products of
-forward and backward that the computation needs (2 flops per multiply-add; the
-input layer's dx is not needed and not counted; elementwise gate math is not
-counted either), divided by the time of one epoch; the peak is the best float32 GEMM
-(numpy's BLAS and torch.mm, 2048x2048) measured in the same run with the same threads.
+ratios (ours / PyTorch) compare numbers measured in the same run. GFLOP/s counts the
+matrix products of forward and backward that the computation needs (2 flops per
+multiply-add; the input layer's dx is not needed and not counted; elementwise gate
+math is not counted either), divided by the time of one epoch; the peak is the best
+float32 GEMM (numpy's BLAS and torch.mm, 2048x2048) measured in the same run with
+the same threads.
 The BLAS floor is our epoch's matrix products alone, at the speed of the BLAS our
 kernels call (each product timed on one thread, the batch's shards side by side):
 what limits our fit where the gate math and Python are small, and a fit ratio
