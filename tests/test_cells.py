@@ -200,10 +200,10 @@ def test_only_the_kernels_compile_python_wrappers():
     helper is given the kernels' options, which cost compilation time for nothing."""
     from numba.core.registry import CPUDispatcher
 
-    from sklearn_rnn._cells import _layer, _math
+    from sklearn_rnn._cells import _gemm, _layer, _math
 
     helpers = 0
-    for mod in (*CELLS.values(), _layer, _math):
+    for mod in (*CELLS.values(), _gemm, _layer, _math):
         for name, obj in vars(mod).items():
             if not isinstance(obj, CPUDispatcher) or obj.py_func.__module__ != mod.__name__:
                 continue

@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from .._config import HELPER_OPTIONS, JIT_OPTIONS, assume_no_alias
+from ._gemm import matmul, packed
 from ._layer import (
     CHUNK,
     SMALL_K,
@@ -62,6 +63,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
     chunk = 1 if small else max(1, min(n_steps, CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
+    w_hh_t = packed(w_hh.T[:, :])  # W_hh.T for the per-step products (see _gemm)
     gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, 4 * hidden), x.dtype)
     # h and c before a pass starts (a carried state replaces them)
@@ -92,7 +94,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             if fresh:
                 hh[:n] = 0  # exactly, whatever W_hh holds
             elif n > 0:
-                np.dot(hp[:n], w_hh.T, hh[:n])
+                matmul(hp[:n], w_hh_t, hh[:n])
             # one call site, so one inlined copy of the gate math
             for b in range(n):
                 _cell_train(gx[b], hh[b], cp[b], c[b], h[b], g[b])
@@ -141,6 +143,7 @@ def backward(
     # Gradients reaching h_t and c_t from later in the pass. Rows >= n are never
     # written at step t: for the forward direction they stay zero until their
     # sequence becomes active; reversed, they belong to ended sequences.
+    w_hh_p = packed(w_hh[:, :])  # W_hh for the per-step products (see _gemm)
     dh = np.zeros((batch, hidden), x.dtype)
     dc = np.zeros((batch, hidden), x.dtype)
     zeros = np.zeros(hidden, x.dtype)
@@ -162,7 +165,7 @@ def backward(
                 _cell_back(g[b], c[b], cp[b] if has_prev else zeros, dht[b], dh[b], dc[b], d[b])
             d[n:] = 0  # the products over the chunk read the padding too
             if n > 0 and has_prev:
-                np.dot(d[:n], w_hh, dh[:n])
+                matmul(d[:n], w_hh_p, dh[:n])
         dgc = dg[: s1 - s0]
         hidden_grads(hs, reverse, t_lo, dgc, dw_hh, db_hh, scratch)
         input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih[:0], scratch)

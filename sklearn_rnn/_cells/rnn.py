@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from .._config import HELPER_OPTIONS, JIT_OPTIONS
+from ._gemm import matmul, packed
 from ._layer import (
     CHUNK,
     SMALL_K,
@@ -64,6 +65,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
     chunk = 1 if small else max(1, min(n_steps, CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
+    w_hh_t = packed(w_hh.T[:, :])  # W_hh.T for the per-step products (see _gemm)
     gbuf = np.empty((chunk, batch, hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, hidden), x.dtype)
     for s0 in range(0, n_steps, chunk):
@@ -85,7 +87,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
                 hh[:n] = 0  # exactly, whatever W_hh holds
             elif n > 0:
                 hp = state[0] if first else hs[tp % ring_h]
-                np.dot(hp[:n], w_hh.T, hh[:n])
+                matmul(hp[:n], w_hh_t, hh[:n])
             m = n * hidden
             # one call site, so one inlined copy of the activation loops
             _activate(gx[:n].reshape(m), hh[:n].reshape(m), activation, h[:n].reshape(m))
@@ -123,6 +125,7 @@ def backward(
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     chunk = dg.shape[0]  # steps whose gate gradients dg holds (see _layer.gradient_chunk)
+    w_hh_p = packed(w_hh[:, :])  # W_hh for the per-step products (see _gemm)
     dh = np.zeros((batch, hidden), x.dtype)  # gradient reaching h_t from later in the pass
     scratch = np.empty(hidden * max(hidden, x.shape[2]), x.dtype)
     dw_ih[:] = 0  # the chunks add to the parameter gradients
@@ -143,7 +146,7 @@ def backward(
             # belong to sequences that have ended and are never read again.
             d[n:] = 0  # the products over the chunk read the padding too
             if n > 0 and 0 <= tp < n_steps:
-                np.dot(d[:n], w_hh, dh[:n])
+                matmul(d[:n], w_hh_p, dh[:n])
         dgc = dg[: s1 - s0]
         hidden_grads(hs, reverse, t_lo, dgc, dw_hh, db_hh, scratch)
         input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih[:0], scratch)

@@ -1,0 +1,213 @@
+"""The per-step products with the hidden weights: ``a @ B`` against a packed B.
+
+Every step of a pass multiplies the previous step's state (or gradient) by the
+same weights: ``h_{t-1} @ W_hh.T`` forward, ``d_t @ W_hh`` backward. BLAS packs
+the weights into its blocked layout again at every call, which took a fifth of
+the large LSTM's fit (``perf``: OpenBLAS's ``sgemm_*copy`` routines); here they
+are packed once per pass (:func:`packed`), and each step runs only the tile
+kernel.
+
+The tile kernel holds up to 6 rows by one panel of columns (64 bytes: 16 float32
+or 8 float64, two AVX vectors) in twelve vector registers, and adds ``a[i, k] *
+B[k, panel]`` for k = 0, 1, ... with LLVM's vector ``fma``: one rounding per
+term, in the order of k, whatever the thread or the other rows of the product,
+so results do not depend on them. It is written as LLVM IR through a Numba
+intrinsic because Numba's loops over 16 scalar accumulators do not vectorize.
+Panels are the outer loop: one panel stays in the L1 cache while the row tiles
+pass over it (paired fits of the large LSTM, two threads: 0.93 of BLAS's epoch
+this way, 0.99 with the rows outer). Measured against ``np.dot`` (OpenBLAS, one thread; the products of
+the benchmark's configurations): 0.75 of its time for 100 x 128 @ 128 x 512 and
+100 x 512 @ 512 x 128 in float32, 0.6 to 0.7 for the small and mid ones, 0.7 to
+0.85 in float64.
+
+Shared by the three cells' kernels: ``_config`` makes Numba's cache of every
+kernel depend on this file too, so a change here recompiles them.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .._config import HELPER_OPTIONS
+
+#: Bytes in a panel of B: two 32-byte vectors (AVX2), the width of the tile.
+PANEL_BYTES = 64
+
+#: Vectors per panel; the tile's registers are TILE_ROWS * VECTORS (12 of AVX2's 16).
+VECTORS = 2
+
+#: Rows of a tile (the last tile of a product may have fewer).
+TILE_ROWS = 6
+
+
+@intrinsic
+def _tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
+    """``out[i0 : i0 + n_rows, j0 : j0 + w] = (a[i0 : i0 + n_rows] @ panel)[:, :w]``.
+
+    The panel is the (K, width) block of ``bp`` that starts at ``offset`` (K =
+    a.shape[1], width = PANEL_BYTES // itemsize); w = min(width, out.shape[1] -
+    j0); 1 <= n_rows <= TILE_ROWS. A tile of fewer rows computes its last row in
+    the place of the missing ones. The caller makes the rows and the panel valid
+    (:func:`matmul`).
+    """
+    arrays = (a, bp, out)
+    if not (
+        all(isinstance(x, types.Array) for x in arrays)
+        and (a.ndim, bp.ndim, out.ndim) == (2, 1, 2)
+        and a.dtype in (types.float32, types.float64)
+        and a.dtype == bp.dtype == out.dtype
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        a_val, i0_val, rows_val, bp_val, offset_val, out_val, j0_val = args
+        a_type, out_type = signature.args[0], signature.args[5]
+        a_arr = context.make_array(a_type)(context, builder, a_val)
+        b_arr = context.make_array(signature.args[3])(context, builder, bp_val)
+        o_arr = context.make_array(out_type)(context, builder, out_val)
+        intp = context.get_value_type(types.intp)
+        scalar = context.get_value_type(a_type.dtype)
+        itemsize = context.get_abi_sizeof(scalar)
+        width = PANEL_BYTES // itemsize
+        lanes = width // VECTORS
+        vector = ir.VectorType(scalar, lanes)
+        vector_ptr = vector.as_pointer()
+        fma = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(vector, [vector] * 3),
+            f"llvm.fma.v{lanes}{'f32' if itemsize == 4 else 'f64'}",
+        )
+
+        def const(value):
+            return ir.Constant(intp, value)
+
+        def strides(arr, layout):  # in elements; C-contiguous rows have unit steps
+            row, col = (
+                builder.sdiv(s, const(itemsize))
+                for s in cgutils.unpack_tuple(builder, arr.strides, 2)
+            )
+            return row, (const(1) if layout == "C" else col)
+
+        n_k = cgutils.unpack_tuple(builder, a_arr.shape, 2)[1]
+        n_cols = cgutils.unpack_tuple(builder, o_arr.shape, 2)[1]
+        a_row, a_col = strides(a_arr, a_type.layout)
+        o_row, o_col = strides(o_arr, out_type.layout)
+        # the accumulators: allocas, which LLVM keeps in registers
+        zero = ir.Constant(vector, [0.0] * lanes)
+        acc = [
+            [cgutils.alloca_once_value(builder, zero) for _ in range(VECTORS)]
+            for _ in range(TILE_ROWS)
+        ]
+        last = builder.sub(builder.add(i0_val, rows_val), const(1))
+        a_rows = []
+        for r in range(TILE_ROWS):
+            i = builder.add(i0_val, const(r))
+            i = builder.select(builder.icmp_signed("<", i, last), i, last)
+            a_rows.append(builder.gep(a_arr.data, [builder.mul(i, a_row)]))
+        panel = builder.gep(b_arr.data, [offset_val])
+        undef = ir.Constant(vector, ir.Undefined)
+        splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+        with cgutils.for_range(builder, n_k) as loop:
+            k = loop.index
+            b_k = builder.gep(panel, [builder.mul(k, const(width))])
+            b = [
+                builder.load(
+                    builder.bitcast(builder.gep(b_k, [const(v * lanes)]), vector_ptr),
+                    align=itemsize,
+                )
+                for v in range(VECTORS)
+            ]
+            for r in range(TILE_ROWS):
+                x = builder.load(builder.gep(a_rows[r], [builder.mul(k, a_col)]))
+                x = builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0))
+                x = builder.shuffle_vector(x, undef, splat)
+                for v in range(VECTORS):
+                    total = builder.call(fma, [x, b[v], builder.load(acc[r][v])])
+                    builder.store(total, acc[r][v])
+        # through a buffer on the stack, then the rows and columns that out has
+        tile = cgutils.alloca_once(builder, scalar, size=TILE_ROWS * width)
+        for r in range(TILE_ROWS):
+            for v in range(VECTORS):
+                where = builder.gep(tile, [const(r * width + v * lanes)])
+                builder.store(
+                    builder.load(acc[r][v]), builder.bitcast(where, vector_ptr), align=itemsize
+                )
+        n_copy = builder.sub(n_cols, j0_val)
+        n_copy = builder.select(
+            builder.icmp_signed("<", n_copy, const(width)), n_copy, const(width)
+        )
+
+        def copy_columns():  # element by element: any strides, any number of columns
+            with cgutils.for_range(builder, rows_val) as rows:
+                r = rows.index
+                source = builder.gep(tile, [builder.mul(r, const(width))])
+                target = builder.mul(builder.add(i0_val, r), o_row)
+                with cgutils.for_range(builder, n_copy) as columns:
+                    j = columns.index
+                    where = builder.add(target, builder.mul(builder.add(j0_val, j), o_col))
+                    value = builder.load(builder.gep(source, [j]))
+                    builder.store(value, builder.gep(o_arr.data, [where]))
+
+        if out_type.layout != "C":
+            copy_columns()
+            return context.get_dummy_value()
+        whole = builder.icmp_signed("==", n_copy, const(width))
+        with builder.if_else(whole) as (whole_panel, part_panel):
+            with whole_panel, cgutils.for_range(builder, rows_val) as rows:  # whole vectors
+                r = rows.index
+                target = builder.add(builder.mul(builder.add(i0_val, r), o_row), j0_val)
+                for v in range(VECTORS):
+                    source = builder.gep(
+                        tile, [builder.add(builder.mul(r, const(width)), const(v * lanes))]
+                    )
+                    value = builder.load(builder.bitcast(source, vector_ptr), align=itemsize)
+                    where = builder.gep(o_arr.data, [builder.add(target, const(v * lanes))])
+                    builder.store(value, builder.bitcast(where, vector_ptr), align=itemsize)
+            with part_panel:
+                copy_columns()
+        return context.get_dummy_value()
+
+    return types.void(a, i0, n_rows, bp, offset, out, j0), codegen
+
+
+@njit(**HELPER_OPTIONS)
+def packed(b):
+    """The (K, N) matrix ``b`` packed for :func:`matmul` (a new array).
+
+    Panel p holds ``b[:, p * width : (p + 1) * width]`` row after row (width =
+    PANEL_BYTES // itemsize), the columns past N zero. The kernels pass ``w[:,
+    :]`` or ``w.T[:, :]``, which Numba types alike (any layout): one compiled
+    version per dtype.
+    """
+    width = PANEL_BYTES // b.itemsize
+    n_k, n_cols = b.shape
+    n_panels = -(-n_cols // width)
+    out = np.zeros(n_panels * n_k * width, b.dtype)
+    for p in range(n_panels):
+        for k in range(n_k):
+            row = (p * n_k + k) * width
+            for c in range(min(width, n_cols - p * width)):
+                out[row + c] = b[k, p * width + c]
+    return out
+
+
+@njit(**HELPER_OPTIONS)
+def matmul(a, bp, out):
+    """``out[:] = a @ B``, B packed in ``bp`` by :func:`packed`.
+
+    Computes the panels that fit both ``bp`` and ``out``, for the rows of both.
+    The kernels pass consistent shapes; whatever the shapes, nothing outside the
+    three arrays is read or written.
+    """
+    width = PANEL_BYTES // out.itemsize
+    n_k = a.shape[1]
+    if n_k == 0:
+        out[:] = 0
+        return
+    n_panels = min(bp.size // (n_k * width), -(-out.shape[1] // width))
+    rows = min(a.shape[0], out.shape[0])
+    for p in range(n_panels):
+        for i0 in range(0, rows, TILE_ROWS):
+            _tile(a, i0, min(TILE_ROWS, rows - i0), bp, p * n_k * width, out, p * width)

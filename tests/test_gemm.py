@@ -1,0 +1,118 @@
+"""Tests of the per-step product with packed weights (``_cells._gemm``)."""
+
+import numpy as np
+import pytest
+from numba import njit
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sklearn_rnn._cells import _gemm
+
+# (K, N, rows): whole and partial tiles (6 rows) and panels (16 float32 or 8
+# float64 columns), single rows and columns, and the shapes of the benchmarks.
+SHAPES = [
+    (1, 1, 1), (3, 5, 7), (4, 16, 5), (16, 16, 32), (5, 40, 13), (7, 3, 6),
+    (32, 128, 32), (64, 192, 11), (128, 512, 100), (512, 128, 100),
+]  # fmt: skip
+DTYPES = [(np.float32, 2e-6), (np.float64, 1e-14)]
+
+
+@njit
+def _product(a, w, transpose, out):
+    """``out[:] = a @ (w.T if transpose else w)`` through the packed weights."""
+    _gemm.matmul(a, _gemm.packed(w.T if transpose else w), out)
+
+
+@njit
+def _matmul(a, bp, out):
+    _gemm.matmul(a, bp, out)
+
+
+@njit
+def _packed(w, transpose):
+    return _gemm.packed(w.T if transpose else w)
+
+
+def _problem(K, N, rows, dtype, transpose, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((N, K) if transpose else (K, N)).astype(dtype)
+    a = rng.standard_normal((rows, K)).astype(dtype)
+    return a, w, (w.T if transpose else w)
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize(("K", "N", "rows"), SHAPES)
+def test_product_matches_numpy(K, N, rows, transpose, dtype, rtol):
+    a, w, b = _problem(K, N, rows, dtype, transpose)
+    out = np.full((rows, N), np.nan, dtype)
+    _product(a, w, transpose, out)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    # each term rounded once (fma): the error grows with K at most
+    scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+    assert np.all(np.abs(out - exact) <= rtol * K * scale)
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), DTYPES, ids=["float32", "float64"])
+def test_layout_and_other_rows_change_nothing(dtype, rtol):
+    """A row's result is the same bits whatever the other rows of the product (the
+    shards, the sequences still running) and whatever the arrays' strides."""
+    a, w, _ = _problem(64, 40, 23, dtype, True, seed=1)
+    out = np.empty((23, 40), dtype)
+    _product(a, w, True, out)
+    for rows in ([5], [0, 22], list(range(7)), list(range(3, 20))):
+        part = np.empty((len(rows), 40), dtype)
+        _product(a[rows], w, True, part)
+        assert_array_equal(part, out[rows])
+    strided = np.empty((23, 40), dtype, order="F")
+    _product(np.asfortranarray(a), w, True, strided)
+    assert_array_equal(strided, out)
+
+
+def test_packing_layout():
+    """Panels of 16 float32 (8 float64) columns, row after row, zero past the last column."""
+    w = np.arange(3 * 20, dtype=np.float32).reshape(3, 20)  # B = w: K = 3, N = 20
+    bp = _packed(w, False)
+    panels = bp.reshape(2, 3, 16)
+    assert_array_equal(panels[0], w[:, :16])
+    assert_array_equal(panels[1, :, :4], w[:, 16:])
+    assert_array_equal(panels[1, :, 4:], 0)
+    assert_array_equal(_packed(np.ascontiguousarray(w.T), True), bp)
+    assert _packed(w.astype(np.float64), False).reshape(3, 3, 8)[2, 0, 3] == w[0, 19]
+    assert _packed(w.astype(np.float64), False).reshape(3, 3, 8)[2, 0, 4] == 0
+
+
+def test_nothing_outside_the_arrays_is_touched():
+    """Shapes that do not match write only inside ``out`` and read only inside
+    ``a`` and the packed weights: ``out`` a window of a larger array, ``a`` with
+    more or fewer rows than ``out``, weights with fewer panels than ``out`` needs."""
+    a, w, b = _problem(8, 20, 9, np.float32, False, seed=2)
+    bp = _packed(w, False)
+    frame = np.full((13, 30), -7.0, np.float32)
+    out = frame[2:9, 3:23]  # 7 x 20, rows strided by 30
+    _matmul(a, bp, out)  # a has 9 rows: the first 7 are computed
+    assert_allclose(out, a[:7] @ b, rtol=1e-5, atol=1e-5)
+    mask = np.ones(frame.shape, bool)
+    mask[2:9, 3:23] = False
+    assert np.all(frame[mask] == -7.0)
+    short = np.full((9, 20), -7.0, np.float32)
+    _matmul(a[:4], bp, short)  # a has 4 rows: only 4 rows of out are written
+    assert_allclose(short[:4], a[:4] @ b, rtol=1e-5, atol=1e-5)
+    assert np.all(short[4:] == -7.0)
+    wide = np.full((9, 40), -7.0, np.float32)
+    _matmul(a, bp, wide)  # out wider than B's 2 panels: the columns past them untouched
+    assert_allclose(wide[:, :20], a @ b, rtol=1e-5, atol=1e-5)
+    assert_array_equal(wide[:, 20:32], 0)  # the zero columns of the last panel
+    assert np.all(wide[:, 32:] == -7.0)
+
+
+def test_non_finite_values_propagate():
+    """inf and NaN reach the rows they belong to, and only those."""
+    a, w, _ = _problem(16, 16, 8, np.float32, True, seed=3)
+    a[2, 5] = np.nan
+    a[6, 0] = np.inf
+    out = np.empty((8, 16), np.float32)
+    _product(a, w, True, out)
+    assert np.all(np.isnan(out[2]))
+    assert np.all(~np.isfinite(out[6]))
+    finite = [r for r in range(8) if r not in (2, 6)]
+    assert np.all(np.isfinite(out[finite]))
