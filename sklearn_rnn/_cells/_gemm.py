@@ -1,11 +1,13 @@
-"""The per-step products with the hidden weights: ``a @ B`` against a packed B.
+"""The products with a layer's weights: ``a @ B`` against a B packed once per pass.
 
 Every step of a pass multiplies the previous step's state (or gradient) by the
-same weights: ``h_{t-1} @ W_hh.T`` forward, ``d_t @ W_hh`` backward. BLAS packs
-the weights into its blocked layout again at every call, which took a fifth of
-the large LSTM's fit (``perf``: OpenBLAS's ``sgemm_*copy`` routines); here they
-are packed once per pass (:func:`packed`), and each step runs only the tile
-kernel.
+same weights: ``h_{t-1} @ W_hh.T`` forward, ``d_t @ W_hh`` backward; every chunk
+of steps multiplies its inputs by ``W_ih.T`` and its gradients by ``W_ih``. BLAS
+packs the weights into its blocked layout again at every call, which took a
+fifth of the large LSTM's fit (``perf``: OpenBLAS's ``sgemm_*copy`` routines);
+here they are packed once per pass (:func:`packed`), and each product runs only
+the tile kernel. (The parameter gradients, whose operands are all new, are left
+to BLAS.)
 
 The tile kernel holds up to 6 rows by one panel of columns (64 bytes: 16 float32
 or 8 float64, two AVX vectors) in twelve vector registers, and adds ``a[i, k] *
@@ -15,10 +17,10 @@ so results do not depend on them. It is written as LLVM IR through a Numba
 intrinsic because Numba's loops over 16 scalar accumulators do not vectorize.
 Panels are the outer loop: one panel stays in the L1 cache while the row tiles
 pass over it (paired fits of the large LSTM, two threads: 0.93 of BLAS's epoch
-this way, 0.99 with the rows outer). Measured against ``np.dot`` (OpenBLAS, one thread; the products of
-the benchmark's configurations): 0.75 of its time for 100 x 128 @ 128 x 512 and
-100 x 512 @ 512 x 128 in float32, 0.6 to 0.7 for the small and mid ones, 0.7 to
-0.85 in float64.
+this way, 0.99 with the rows outer). Measured against ``np.dot`` (OpenBLAS, one
+thread; the products of the benchmark's configurations): 0.75 of its time for
+100 x 128 @ 128 x 512 and 100 x 512 @ 512 x 128 in float32, 0.6 to 0.7 for the
+small and mid ones, 0.7 to 0.85 in float64.
 
 Shared by the three cells' kernels: ``_config`` makes Numba's cache of every
 kernel depend on this file too, so a change here recompiles them.

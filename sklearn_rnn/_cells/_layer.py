@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from .._config import HELPER_OPTIONS
+from ._gemm import matmul
 from ._math import fma
 
 #: Steps whose input projection is computed at once (one product): bounds that
@@ -48,16 +49,17 @@ def n_active(lengths, t):
 
 
 @njit(**HELPER_OPTIONS)
-def project(x, w_ih, bias, t_lo, m, out):
+def project(x, w_ih_t, bias, t_lo, m, out):
     """``out[:m] = x[t_lo : t_lo + m] @ w_ih.T + bias``: the input projection of m steps.
 
-    Padded rows get whatever x holds there, and are never read.
+    ``w_ih_t`` is ``w_ih.T`` packed (``_gemm.packed``). Padded rows get whatever x
+    holds there, and are never read.
     """
     batch, n_in = x.shape[1], x.shape[2]
-    n_gates = w_ih.shape[0]
+    n_gates = out.shape[2]
     rows = m * batch
     of = out[:m].reshape(rows, n_gates)
-    np.dot(x[t_lo : t_lo + m].reshape(rows, n_in), w_ih.T, of)
+    matmul(x[t_lo : t_lo + m].reshape(rows, n_in), w_ih_t, of)
     for r in range(rows):
         o = of[r]
         for j in range(n_gates):
@@ -158,7 +160,7 @@ def hidden_grads(hs, reverse, t_lo, dg, dw_hh, db_hh, scratch):
 def input_grads(x, lengths, w_ih, t_lo, dg, dx, dw_ih, db_ih, scratch):
     """Adds to dW_ih and (unless db_ih is empty) db_ih the input side of the gate
     gradients ``dg`` of the steps ``t_lo, t_lo + 1, ...``, and writes those steps
-    of dx (unless dx is None).
+    of dx (unless dx is None). ``w_ih`` is packed (``_gemm.packed``).
     """
     m, batch, n_gates = dg.shape
     n_in = x.shape[2]
@@ -171,6 +173,6 @@ def input_grads(x, lengths, w_ih, t_lo, dg, dx, dw_ih, db_ih, scratch):
         add_column_sums(dg, db_ih)
     if dx is None:
         return  # the caller does not need dx (a first layer): not even compiled
-    np.dot(dgf, w_ih, dx[t_lo : t_lo + m].reshape(rows, n_in))
+    matmul(dgf, w_ih, dx[t_lo : t_lo + m].reshape(rows, n_in))
     for t in range(t_lo, t_lo + m):
         dx[t, n_active(lengths, t) :] = 0

@@ -75,7 +75,8 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
     chunk = 1 if small else max(1, min(n_steps, CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
-    w_hh_t = packed(w_hh.T[:, :])  # W_hh.T for the per-step products (see _gemm)
+    # the weights as the products take them (see _gemm)
+    w_ih_t, w_hh_t = packed(w_ih.T[:, :]), packed(w_hh.T[:, :])
     gbuf = np.empty((chunk, batch, 3 * hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, 3 * hidden), x.dtype)
     # h before a pass starts (a carried state replaces it)
@@ -84,7 +85,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
         s1 = min(s0 + chunk, n_steps)
         t_lo = n_steps - s1 if reverse else s0
         if not small:
-            project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+            project(x, w_ih_t, bias, t_lo, s1 - s0, gbuf)
         for s in range(s0, s1):
             t = n_steps - 1 - s if reverse else s
             tp = t + 1 if reverse else t - 1  # the step before t in the pass
@@ -154,7 +155,7 @@ def backward(
     # Gradient reaching h_t from later in the pass. Rows >= n are never written
     # at step t: for the forward direction they stay zero until their sequence
     # becomes active; reversed, they belong to ended sequences.
-    w_hh_p = packed(w_hh[:, :])  # W_hh for the per-step products (see _gemm)
+    w_ih_p, w_hh_p = packed(w_ih[:, :]), packed(w_hh[:, :])  # for the products (see _gemm)
     dh = np.zeros((batch, hidden), x.dtype)
     dh_direct = np.empty((batch, hidden), x.dtype)  # z ⊙ dh_t, the path that skips W_hh
     zeros = np.zeros(hidden, x.dtype)
@@ -193,4 +194,4 @@ def backward(
                 db, dnb = d[b], dn[b]
                 for j in range(hidden):
                     db[2 * hidden + j] = dnb[j]
-        input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih, scratch)
+        input_grads(x, lengths, w_ih_p, t_lo, dgc, dx, dw_ih, db_ih, scratch)

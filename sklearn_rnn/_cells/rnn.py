@@ -65,14 +65,15 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
     chunk = 1 if small else max(1, min(n_steps, CHUNK))
     w_t = np.ascontiguousarray(w_ih.T)
-    w_hh_t = packed(w_hh.T[:, :])  # W_hh.T for the per-step products (see _gemm)
+    # the weights as the products take them (see _gemm)
+    w_ih_t, w_hh_t = packed(w_ih.T[:, :]), packed(w_hh.T[:, :])
     gbuf = np.empty((chunk, batch, hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, hidden), x.dtype)
     for s0 in range(0, n_steps, chunk):
         s1 = min(s0 + chunk, n_steps)
         t_lo = n_steps - s1 if reverse else s0
         if not small:
-            project(x, w_ih, bias, t_lo, s1 - s0, gbuf)
+            project(x, w_ih_t, bias, t_lo, s1 - s0, gbuf)
         for s in range(s0, s1):
             t = n_steps - 1 - s if reverse else s
             tp = t + 1 if reverse else t - 1  # the step before t in the pass
@@ -125,7 +126,7 @@ def backward(
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     chunk = dg.shape[0]  # steps whose gate gradients dg holds (see _layer.gradient_chunk)
-    w_hh_p = packed(w_hh[:, :])  # W_hh for the per-step products (see _gemm)
+    w_ih_p, w_hh_p = packed(w_ih[:, :]), packed(w_hh[:, :])  # for the products (see _gemm)
     dh = np.zeros((batch, hidden), x.dtype)  # gradient reaching h_t from later in the pass
     scratch = np.empty(hidden * max(hidden, x.shape[2]), x.dtype)
     dw_ih[:] = 0  # the chunks add to the parameter gradients
@@ -149,5 +150,5 @@ def backward(
                 matmul(d[:n], w_hh_p, dh[:n])
         dgc = dg[: s1 - s0]
         hidden_grads(hs, reverse, t_lo, dgc, dw_hh, db_hh, scratch)
-        input_grads(x, lengths, w_ih, t_lo, dgc, dx, dw_ih, db_ih[:0], scratch)
+        input_grads(x, lengths, w_ih_p, t_lo, dgc, dx, dw_ih, db_ih[:0], scratch)
     copy_vector(db_hh, db_ih)  # the same gate gradients on both sides
