@@ -24,10 +24,12 @@ multiply-add; the input layer's dx is not needed and not counted; elementwise ga
 math is not counted either), divided by the time of one epoch; the peak is the best
 float32 GEMM (numpy's BLAS and torch.mm, 2048x2048) measured in the same run with
 the same threads.
-The BLAS floor is our epoch's matrix products alone, at the speed of the BLAS our
-kernels call (each product timed on one thread, the batch's shards side by side):
-what limits our fit where the gate math and Python are small, and a fit ratio
-below ``floor / torch`` cannot be reached without a faster BLAS.
+The products floor is our epoch's matrix products alone, computed as our kernels
+compute them (the products with the weights by the tile kernel of
+``sklearn_rnn._cells._gemm``, the parameter gradients by the BLAS that Numba calls;
+each product timed on one thread, the batch's shards side by side): what limits
+our fit where the gate math and Python are small; a fit ratio below ``floor /
+torch`` cannot be reached without faster products.
 
 A last table checks this run against the speed targets (``FIT32_TARGET`` and the
 constants beside it): each ratio to 4 decimals, so that one printed as 0.50 in the
@@ -167,31 +169,46 @@ def epoch_products(cell, n, steps, features, hidden, layers, batch, threads, ite
 
 
 @functools.cache
-def _repeated_dot():
-    """``dots(a, b, out, reps)``: ``np.dot(a, b, out)`` reps times, the kernels' BLAS call."""
+def _repeated_products():
+    """``(dots, tiles, pack)``, each product made ``reps`` times as the kernels make
+    it: ``dots(a, b, out, reps)`` by ``np.dot`` (the parameter gradients),
+    ``tiles(a, packed_b, out, reps)`` by the tile kernel (the products with the
+    weights), ``pack(b)`` packing b for it once, as a pass does."""
     from numba import njit
 
+    from sklearn_rnn._cells._gemm import matmul, packed
     from sklearn_rnn._config import JIT_OPTIONS
 
-    @njit(**dict(JIT_OPTIONS, cache=False))
+    options = dict(JIT_OPTIONS, cache=False)
+
+    @njit(**options)
     def dots(a, b, out, reps):
         for _ in range(reps):
             np.dot(a, b, out)
 
-    return dots
+    @njit(**options)
+    def tiles(a, packed_b, out, reps):
+        for _ in range(reps):
+            matmul(a, packed_b, out)
+
+    @njit(**options)
+    def pack(b):
+        return packed(b[:, :])
+
+    return dots, tiles, pack
 
 
-def blas_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
+def products_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
     """Seconds per epoch of our fit's matrix products alone, each timed on one thread.
 
-    The same BLAS call the kernels make (Numba's ``np.dot``, SciPy's OpenBLAS) on
-    the same shapes (:func:`epoch_products`): what our epoch would take if the
-    shards ran on the threads with no loss and everything else (the gate math,
-    Python, the optimizer) were free.
+    The same calls the kernels make on the same shapes (:func:`epoch_products`):
+    what our epoch would take if the shards ran on the threads with no loss and
+    everything else (the gate math, Python, the optimizer, packing the weights)
+    were free.
     """
     from threadpoolctl import threadpool_limits
 
-    dots = _repeated_dot()
+    dots, tiles, pack = _repeated_products()
     rng = np.random.default_rng(0)
     total = 0.0
     with threadpool_limits(limits=1, user_api="blas"):
@@ -203,7 +220,10 @@ def blas_floor(cell, n, steps, features, hidden, layers, batch, dtype, threads):
             b = rng.normal(size=b_shape).astype(dtype)
             out = np.empty((a.shape[0], b.shape[1]), dtype)
             reps = max(1, min(count, 50))
-            call = functools.partial(dots, a, b, out, reps)
+            if transpose:  # a parameter gradient: BLAS
+                call = functools.partial(dots, a, b, out, reps)
+            else:  # a product with a weight matrix, b
+                call = functools.partial(tiles, a, pack(b), out, reps)
             call()
             total += count * min(median_time(call, 1) for _ in range(3)) / reps
     return total
@@ -590,7 +610,7 @@ def main():
         out(
             "| config | dtype | fit ours s | fit torch s | **fit ratio** | fit torch 1 thread s "
             "| predict ours s | predict torch s | **predict ratio** | predict torch 1 thread s "
-            "| GFLOP/s ours | % of peak | GFLOP/s torch | BLAS floor s | floor / torch | load |"
+            "| GFLOP/s ours | % of peak | GFLOP/s torch | products floor s | floor / torch | load |"
         )
         out("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for name, cell, n, steps, feats, hidden, layers, batch in CONFIGS:
@@ -612,7 +632,7 @@ def main():
                 ft, pt = (statistics.median(v) for v in zip(*theirs, strict=True))
                 f1, p1 = (statistics.median(v) for v in zip(*single, strict=True))
                 flops = flops_per_epoch(cell, n, steps, feats, hidden, layers)
-                floor = blas_floor(
+                floor = products_floor(
                     cell, n, steps, feats, hidden, layers, batch, dtype, args.threads
                 )
                 # the peak again, in case the first measure caught a busy moment
