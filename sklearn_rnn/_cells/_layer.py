@@ -157,10 +157,10 @@ def hidden_grads(hs, reverse, t_lo, dg, dw_hh, db_hh, scratch):
 
 
 @njit(**HELPER_OPTIONS)
-def input_grads(x, lengths, w_ih, t_lo, dg, dx, dw_ih, db_ih, scratch):
+def input_grads(x, lengths, w_ih_p, t_lo, dg, dx, dw_ih, db_ih, scratch):
     """Adds to dW_ih and (unless db_ih is empty) db_ih the input side of the gate
     gradients ``dg`` of the steps ``t_lo, t_lo + 1, ...``, and writes those steps
-    of dx (unless dx is None). ``w_ih`` is packed (``_gemm.packed``).
+    of dx (unless dx is None). ``w_ih_p`` is ``w_ih`` packed (``_gemm.packed``).
     """
     m, batch, n_gates = dg.shape
     n_in = x.shape[2]
@@ -173,6 +173,6 @@ def input_grads(x, lengths, w_ih, t_lo, dg, dx, dw_ih, db_ih, scratch):
         add_column_sums(dg, db_ih)
     if dx is None:
         return  # the caller does not need dx (a first layer): not even compiled
-    matmul(dgf, w_ih, dx[t_lo : t_lo + m].reshape(rows, n_in))
+    matmul(dgf, w_ih_p, dx[t_lo : t_lo + m].reshape(rows, n_in))
     for t in range(t_lo, t_lo + m):
         dx[t, n_active(lengths, t) :] = 0

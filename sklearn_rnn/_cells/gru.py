@@ -149,13 +149,13 @@ def backward(
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     chunk = dg.shape[0]  # steps whose gate gradients dg holds (see _layer.gradient_chunk)
+    w_ih_p, w_hh_p = packed(w_ih[:, :]), packed(w_hh[:, :])  # for the products (see _gemm)
     # dg: the hidden-side pre-activation gradients (r, z, r ⊙ dn), zeroed at padding
     # below; the input-side n block (dn) is kept apart in dn_in (read where active
     # only) and swapped in after the chunk's dW_hh is computed.
     # Gradient reaching h_t from later in the pass. Rows >= n are never written
     # at step t: for the forward direction they stay zero until their sequence
     # becomes active; reversed, they belong to ended sequences.
-    w_ih_p, w_hh_p = packed(w_ih[:, :]), packed(w_hh[:, :])  # for the products (see _gemm)
     dh = np.zeros((batch, hidden), x.dtype)
     dh_direct = np.empty((batch, hidden), x.dtype)  # z ⊙ dh_t, the path that skips W_hh
     zeros = np.zeros(hidden, x.dtype)

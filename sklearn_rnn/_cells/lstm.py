@@ -141,10 +141,10 @@ def backward(
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
     chunk = dg.shape[0]  # steps whose gate gradients dg holds (see _layer.gradient_chunk)
+    w_ih_p, w_hh_p = packed(w_ih[:, :]), packed(w_hh[:, :])  # for the products (see _gemm)
     # Gradients reaching h_t and c_t from later in the pass. Rows >= n are never
     # written at step t: for the forward direction they stay zero until their
     # sequence becomes active; reversed, they belong to ended sequences.
-    w_ih_p, w_hh_p = packed(w_ih[:, :]), packed(w_hh[:, :])  # for the products (see _gemm)
     dh = np.zeros((batch, hidden), x.dtype)
     dc = np.zeros((batch, hidden), x.dtype)
     zeros = np.zeros(hidden, x.dtype)
