@@ -20,10 +20,12 @@ from ._layer import (
     SMALL_K,
     gradient_chunk_steps,
     hidden_grads,
+    input_bias,
     input_grads,
     n_active,
     project,
     project_step,
+    transposed,
 )
 from ._math import fma, sigmoid, tanh
 
@@ -52,31 +54,23 @@ def _cell_train(gx, hh, b_hn, h_prev, h, g, e):
         e[j] = hn
 
 
-@njit(**HELPER_OPTIONS)
-def _input_bias(b_ih, b_hh, hidden):
-    """Biases added to the input projection: both for r and z, b_in only for n
-    (b_hn is added before the product with r)."""
-    bias = b_ih.copy()
-    for k in range(2 * hidden):
-        bias[k] += b_hh[k]
-    return bias
-
-
 @njit(**JIT_OPTIONS)
 def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, gates, extra):
     """Forward: writes ``hs``, ``gates`` (r, z, n), ``extra`` (W_hn h + b_hn); carries ``state``."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    bias = _input_bias(b_ih, b_hh, hidden)
+    bias = input_bias(b_ih, b_hh, 2 * hidden)  # b_hn is added to W_hn h only
     b_hn = b_hh[2 * hidden :]
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h, ring_g, ring_e = hs.shape[0], gates.shape[0], extra.shape[0]
     small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
     chunk = 1 if small else max(1, min(n_steps, CHUNK))
-    w_t = np.ascontiguousarray(w_ih.T)
-    # the weights as the products take them (see _gemm)
-    w_ih_t, w_hh_t = packed(w_ih.T[:, :]), packed(w_hh.T[:, :])
+    # W_ih as the input projection takes it: w_ih.T, contiguous for project_step
+    # or packed for the products (see _gemm); the other one is left empty
+    w_t = transposed(w_ih) if small else np.empty((0, 0), x.dtype)
+    w_ih_t = np.empty(0, x.dtype) if small else packed(w_ih.T[:, :])
+    w_hh_t = packed(w_hh.T[:, :])
     gbuf = np.empty((chunk, batch, 3 * hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, 3 * hidden), x.dtype)
     # h before a pass starts (a carried state replaces it)

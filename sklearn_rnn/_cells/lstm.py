@@ -18,10 +18,12 @@ from ._layer import (
     copy_vector,
     gradient_chunk_steps,
     hidden_grads,
+    input_bias,
     input_grads,
     n_active,
     project,
     project_step,
+    transposed,
 )
 from ._math import fma, sigmoid, tanh
 
@@ -56,15 +58,17 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     """Forward: writes ``hs``, ``gates`` (i, f, g, o) and ``extra`` (c_t); carries ``state``."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    bias = b_ih + b_hh
+    bias = input_bias(b_ih, b_hh, b_hh.shape[0])
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h, ring_g, ring_e = hs.shape[0], gates.shape[0], extra.shape[0]
     small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
     chunk = 1 if small else max(1, min(n_steps, CHUNK))
-    w_t = np.ascontiguousarray(w_ih.T)
-    # the weights as the products take them (see _gemm)
-    w_ih_t, w_hh_t = packed(w_ih.T[:, :]), packed(w_hh.T[:, :])
+    # W_ih as the input projection takes it: w_ih.T, contiguous for project_step
+    # or packed for the products (see _gemm); the other one is left empty
+    w_t = transposed(w_ih) if small else np.empty((0, 0), x.dtype)
+    w_ih_t = np.empty(0, x.dtype) if small else packed(w_ih.T[:, :])
+    w_hh_t = packed(w_hh.T[:, :])
     gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, 4 * hidden), x.dtype)
     # h and c before a pass starts (a carried state replaces them)

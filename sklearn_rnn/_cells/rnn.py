@@ -16,10 +16,12 @@ from ._layer import (
     copy_vector,
     gradient_chunk_steps,
     hidden_grads,
+    input_bias,
     input_grads,
     n_active,
     project,
     project_step,
+    transposed,
 )
 from ._math import sigmoid, tanh
 
@@ -58,15 +60,17 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     ``extra`` are not used."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    bias = b_ih + b_hh
+    bias = input_bias(b_ih, b_hh, b_hh.shape[0])
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h = hs.shape[0]
     small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
     chunk = 1 if small else max(1, min(n_steps, CHUNK))
-    w_t = np.ascontiguousarray(w_ih.T)
-    # the weights as the products take them (see _gemm)
-    w_ih_t, w_hh_t = packed(w_ih.T[:, :]), packed(w_hh.T[:, :])
+    # W_ih as the input projection takes it: w_ih.T, contiguous for project_step
+    # or packed for the products (see _gemm); the other one is left empty
+    w_t = transposed(w_ih) if small else np.empty((0, 0), x.dtype)
+    w_ih_t = np.empty(0, x.dtype) if small else packed(w_ih.T[:, :])
+    w_hh_t = packed(w_hh.T[:, :])
     gbuf = np.empty((chunk, batch, hidden), x.dtype)  # input projections of a chunk
     hh = np.empty((batch, hidden), x.dtype)
     for s0 in range(0, n_steps, chunk):
