@@ -389,8 +389,9 @@ JIT_OPTIONS = {
 }
 
 #: Options for the helpers that only kernels call. Every ``@njit`` function is
-#: compiled on its own before a caller inlines it, by default with the wrappers
-#: that let Python call it: a helper needs neither. Without them the first fit of
+#: compiled on its own, by default with the wrappers that let Python call it,
+#: before its code is linked into each kernel that calls it (and optimized again
+#: there): a helper needs neither wrapper. Without them the first fit of
 #: the three cells and a float32 GRU compiles about 5% faster (paired runs of the
 #: benchmark's compile script). Python cannot call these helpers.
 HELPER_OPTIONS = {**JIT_OPTIONS, "no_cpython_wrapper": True}

@@ -101,7 +101,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
                 hh[:n] = 0  # exactly, whatever W_hh holds
             elif n > 0:
                 matmul(hp[:n], w_hh_t, hh[:n])
-            # one call site, so one inlined copy of the gate math
+            # one call site, so the kernel holds one copy of the gate math
             for b in range(n):
                 _cell_train(gx[b], hh[b], b_hn, hp[b], h[b], g[b], e[b])
             if carry:  # the state of the sequences ending at step t

@@ -94,7 +94,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
                 hp = state[0] if first else hs[tp % ring_h]
                 matmul(hp[:n], w_hh_t, hh[:n])
             m = n * hidden
-            # one call site, so one inlined copy of the activation loops
+            # one call site, so the kernel holds one copy of the activation loops
             _activate(gx[:n].reshape(m), hh[:n].reshape(m), activation, h[:n].reshape(m))
             if carry:  # the state of the sequences ending at step t
                 for b in range(n_active(lengths, t + 1), n):
