@@ -2,9 +2,8 @@
 
 Which sequences are active at a step, the input projection (a chunk of steps at
 once, or a step at a time for few features) and the parameter gradients (a chunk
-of steps at once). Shared by the three cells' kernels:
-``_config`` makes Numba's cache of every kernel depend on this file too, so a
-change here recompiles them.
+of steps at once). Shared by the three cells' kernels: ``_config`` makes Numba's
+cache of every kernel depend on this file too, so a change here recompiles them.
 """
 
 import numpy as np
@@ -89,8 +88,8 @@ def project_step(xt, w_t, bias, n, out):
     """``out[:n] = xt[:n] @ w_t + bias`` by plain loops, for few input features.
 
     A product with K = F <= SMALL_K is mostly overhead (K = 1 is a rank-one
-    update); done one step at a time, just before the gate math reads
-    it, it also stays in cache. ``w_t`` is ``w_ih.T``, contiguous over the gates.
+    update); done one step at a time, just before the gate math reads it, it
+    also stays in cache. ``w_t`` is ``w_ih.T``, contiguous over the gates.
     The bias and the first feature go in one pass over each row: the rows are
     short loops, whose every extra pass costs about as much as the arithmetic.
     """
