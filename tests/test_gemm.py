@@ -1,5 +1,9 @@
 """Tests of the per-step product with packed weights (``_cells._gemm``)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from numba import njit
@@ -7,8 +11,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_rnn._cells import _gemm
 
-# (K, N, rows): whole and partial tiles (6 rows) and panels (16 float32 or 8
-# float64 columns), single rows and columns, and the shapes of the benchmarks.
+# (K, N, rows): whole and partial tiles (6 rows) and panels (PANEL_BYTES of
+# columns: 16 or 32 float32, 8 or 16 float64, by the CPU's vectors), single rows
+# and columns, and the shapes of the benchmarks.
 SHAPES = [
     (1, 1, 1), (3, 5, 7), (4, 16, 5), (16, 16, 32), (5, 40, 13), (7, 3, 6),
     (32, 128, 32), (64, 192, 11), (128, 512, 100), (512, 128, 100),
@@ -69,16 +74,32 @@ def test_layout_and_other_rows_change_nothing(dtype, rtol):
 
 
 def test_packing_layout():
-    """Panels of 16 float32 (8 float64) columns, row after row, zero past the last column."""
-    w = np.arange(3 * 20, dtype=np.float32).reshape(3, 20)  # B = w: K = 3, N = 20
+    """Panels of PANEL_BYTES of columns, row after row, zero past the last column."""
+    width = _gemm.PANEL_BYTES // 4  # float32 columns in a panel
+    n_cols = width + 4  # B = w: K = 3, two panels, the second one with 4 columns
+    w = np.arange(3 * n_cols, dtype=np.float32).reshape(3, n_cols)
     bp = _packed(w, False)
-    panels = bp.reshape(2, 3, 16)
-    assert_array_equal(panels[0], w[:, :16])
-    assert_array_equal(panels[1, :, :4], w[:, 16:])
+    panels = bp.reshape(2, 3, width)
+    assert_array_equal(panels[0], w[:, :width])
+    assert_array_equal(panels[1, :, :4], w[:, width:])
     assert_array_equal(panels[1, :, 4:], 0)
     assert_array_equal(_packed(np.ascontiguousarray(w.T), True), bp)
-    assert _packed(w.astype(np.float64), False).reshape(3, 3, 8)[2, 0, 3] == w[0, 19]
-    assert _packed(w.astype(np.float64), False).reshape(3, 3, 8)[2, 0, 4] == 0
+    # float64: panels of half as many columns, so w spans three of them
+    bp64 = _packed(w.astype(np.float64), False).reshape(3, 3, width // 2)
+    assert bp64[2, 0, 3] == w[0, width + 3]
+    assert bp64[2, 0, 4] == 0
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        ("+avx2,+fma,+avx512f,+avx512bw", 64),
+        ("+avx2,+fma,-avx512f,-avx512bw", 32),
+        ("+avx2,+fma", 32),
+    ],
+)
+def test_vector_bytes_follows_the_cpu_features(features, expected):
+    assert _gemm.vector_bytes(features) == expected
 
 
 def test_nothing_outside_the_arrays_is_touched():
@@ -99,10 +120,10 @@ def test_nothing_outside_the_arrays_is_touched():
     assert_allclose(short[:4], a[:4] @ b, rtol=1e-5, atol=1e-5)
     assert np.all(short[4:] == -7.0)
     wide = np.full((9, 40), -7.0, np.float32)
-    _matmul(a, bp, wide)  # out wider than B's 2 panels: the columns past them untouched
+    _matmul(a, bp, wide)  # out wider than B's panels: the columns past them untouched
     assert_allclose(wide[:, :20], a @ b, rtol=1e-5, atol=1e-5)
     assert_array_equal(wide[:, 20:32], 0)  # the zero columns of the last panel
-    assert np.all(wide[:, 32:] == -7.0)
+    assert np.all(wide[:, 32:] == -7.0)  # 32 columns: 2 panels of 16, or 1 of 32
 
 
 def test_non_finite_values_propagate():
@@ -116,3 +137,66 @@ def test_non_finite_values_propagate():
     assert np.all(~np.isfinite(out[6]))
     finite = [r for r in range(8) if r not in (2, 6)]
     assert np.all(np.isfinite(out[finite]))
+
+
+_OTHER_WIDTH_SCRIPT = """
+import sys
+import os
+import subprocess
+import sys
+
+import numpy as np
+from numba import njit
+from sklearn_rnn._cells import _gemm
+
+@njit
+def product(a, w):
+    out = np.empty((a.shape[0], w.shape[1]), a.dtype)
+    _gemm.matmul(a, _gemm.packed(w), out)
+    return out
+
+arrays = dict(np.load(sys.argv[1]))
+results = {name: product(arrays["a_" + name], arrays["w_" + name]) for name in ("f32", "f64")}
+np.savez(sys.argv[2], panel_bytes=_gemm.PANEL_BYTES, **results)
+"""
+
+
+def test_avx2_panels_compute_the_same_bits(tmp_path):
+    """The tile of AVX2's 32-byte vectors (what a machine without AVX-512 compiles)
+    gives the same bits as this machine's: each element is the same chain of fmas.
+    Run in a subprocess that tells Numba the CPU has no AVX-512."""
+    from numba.core.codegen import get_host_cpu_features
+
+    features = get_host_cpu_features()
+    if "+avx2" not in features.split(","):
+        pytest.skip("the host has no AVX2")
+    rng = np.random.default_rng(4)
+    arrays = {}
+    for name, dtype in (("f32", np.float32), ("f64", np.float64)):
+        arrays["a_" + name] = rng.standard_normal((13, 70)).astype(dtype)
+        arrays["w_" + name] = rng.standard_normal((70, 45)).astype(dtype)
+    np.savez(tmp_path / "in.npz", **arrays)
+    env = dict(
+        os.environ,
+        NUMBA_CPU_FEATURES=features.replace("+avx512", "-avx512"),
+        SKLEARN_RNN_DISABLE_NUMBA_CACHE="1",
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _OTHER_WIDTH_SCRIPT,
+            str(tmp_path / "in.npz"),
+            str(tmp_path / "out.npz"),
+        ],
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    other = np.load(tmp_path / "out.npz")
+    assert int(other["panel_bytes"]) == 64  # two 32-byte vectors
+    for name in ("f32", "f64"):
+        a, w = arrays["a_" + name], arrays["w_" + name]
+        here = np.empty((a.shape[0], w.shape[1]), a.dtype)
+        _product(a, w, False, here)
+        assert_array_equal(other[name], here)

@@ -9,18 +9,21 @@ here they are packed once per pass (:func:`packed`), and each product runs only
 the tile kernel. (The parameter gradients, whose operands are all new, are left
 to BLAS.)
 
-The tile kernel holds up to 6 rows by one panel of columns (64 bytes: 16 float32
-or 8 float64, two AVX vectors) in twelve vector registers, and adds ``a[i, k] *
-B[k, panel]`` for k = 0, 1, ... with LLVM's vector ``fma``: one rounding per
-term, in the order of k, whatever the thread or the other rows of the product,
-so results do not depend on them. It is written as LLVM IR through a Numba
+The tile kernel holds up to 6 rows by one panel of columns (two vectors of the
+CPU's widest registers: 128 bytes with AVX-512, 32 float32 or 16 float64; 64
+bytes with AVX2) in twelve vector registers, and adds ``a[i, k] * B[k, panel]``
+for k = 0, 1, ... with LLVM's vector ``fma``: one rounding per term, in the order
+of k, whatever the thread, the other rows of the product or the vector width, so
+results do not depend on them. It is written as LLVM IR through a Numba
 intrinsic because Numba's loops over 16 scalar accumulators do not vectorize.
 Panels are the outer loop: one panel stays in the L1 cache while the row tiles
 pass over it (paired fits of the large LSTM, two threads: 0.93 of BLAS's epoch
-this way, 0.99 with the rows outer). Measured against ``np.dot`` (OpenBLAS, one
-thread; the products of the benchmark's configurations): 0.75 of its time for
-100 x 128 @ 128 x 512 and 100 x 512 @ 512 x 128 in float32, 0.6 to 0.7 for the
-small and mid ones, 0.7 to 0.85 in float64.
+this way, 0.99 with the rows outer). Measured against ``np.dot`` (OpenBLAS's
+AVX-512 kernels, one thread; the products of the benchmark's configurations, on
+an AVX-512 machine): 0.75 of its time for 100 x 128 @ 128 x 512 and 100 x 512 @
+512 x 128 in float32, 0.7 for the mid ones, 0.85 to 0.9 in float64; about the
+same time for the small ones (K or N = 32), and 1.7 times for the tiny RNN's 32 x
+16 @ 16 x 16, whose 16 columns fill half a panel.
 
 Shared by the three cells' kernels: ``_config`` makes Numba's cache of every
 kernel depend on this file too, so a change here recompiles them.
@@ -34,10 +37,33 @@ from numba.extending import intrinsic
 
 from .._config import HELPER_OPTIONS
 
-#: Bytes in a panel of B: two 32-byte vectors (AVX2), the width of the tile.
-PANEL_BYTES = 64
 
-#: Vectors per panel; the tile's registers are TILE_ROWS * VECTORS (12 of AVX2's 16).
+def vector_bytes(features=None):
+    """Bytes of the widest vector register of the CPU the kernels are compiled for:
+    64 with AVX-512, 32 otherwise (AVX2's; the tile assumes at least that).
+
+    ``features`` is LLVM's feature string (``"+avx2,+avx512f,..."``); by default
+    Numba's own: ``NUMBA_CPU_FEATURES``, or the host's. Numba keys its cache by
+    CPU name and features too, so a cached kernel always matches this choice.
+    """
+    if features is None:
+        from numba.core import config
+        from numba.core.codegen import get_host_cpu_features
+
+        features = (
+            config.CPU_FEATURES if config.CPU_FEATURES is not None else get_host_cpu_features()
+        )
+    return 64 if "+avx512f" in features.split(",") else 32
+
+
+#: Bytes in a panel of B: two vectors, the width of the tile. With AVX-512 (64-byte
+#: vectors) the products take half the time of AVX2's 32-byte ones: the same
+#: number of instructions, each on twice the columns (float32, 100 rows x K = 128
+#: x N = 512, one thread: 150 GFLOP/s against 75). The results are the same bits.
+PANEL_BYTES = 2 * vector_bytes()
+
+#: Vectors per panel; the tile's registers are TILE_ROWS * VECTORS (12 of AVX2's 16,
+#: or of AVX-512's 32).
 VECTORS = 2
 
 #: Rows of a tile (the last tile of a product may have fewer).
