@@ -141,9 +141,6 @@ def test_non_finite_values_propagate():
 
 _OTHER_WIDTH_SCRIPT = """
 import sys
-import os
-import subprocess
-import sys
 
 import numpy as np
 from numba import njit
