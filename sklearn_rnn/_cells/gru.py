@@ -38,20 +38,24 @@ HAS_DN_IN = True
 
 @assume_no_alias
 @njit(**HELPER_OPTIONS)
-def _cell_train(gx, hh, b_hn, h_prev, h, g, e):
-    """One step of one sequence: gx its input pre-activations (b_ir + b_hr and b_iz +
-    b_hz included, b_in too), hh = W_h* h_{t-1} (3H)."""
-    hidden = h.shape[0]
-    for j in range(hidden):
-        gr = sigmoid(gx[j] + hh[j])
-        gz = sigmoid(gx[hidden + j] + hh[hidden + j])
-        hn = hh[2 * hidden + j] + b_hn[j]
-        gn = tanh(fma(gr, hn, gx[2 * hidden + j]))
-        h[j] = fma(gz, h_prev[j] - gn, gn)  # = (1 - z) n + z h_prev
-        g[j] = gr
-        g[hidden + j] = gz
-        g[2 * hidden + j] = gn
-        e[j] = hn
+def _cell_train(gx, hh, b_hn, h_prev, h, g, e, n):
+    """One step of the first n sequences: gx their input pre-activations (b_ir +
+    b_hr and b_iz + b_hz included, b_in too), hh = W_h* h_{t-1} (rows of 3H). The
+    rows' loop is here, not in the kernel: a call per row cost more than the gate
+    math of a short row (see the LSTM's ``_cell_train``)."""
+    hidden = h.shape[1]
+    for b in range(n):
+        gxb, hhb, hpb, hb, gb, eb = gx[b], hh[b], h_prev[b], h[b], g[b], e[b]
+        for j in range(hidden):
+            gr = sigmoid(gxb[j] + hhb[j])
+            gz = sigmoid(gxb[hidden + j] + hhb[hidden + j])
+            hn = hhb[2 * hidden + j] + b_hn[j]
+            gn = tanh(fma(gr, hn, gxb[2 * hidden + j]))
+            hb[j] = fma(gz, hpb[j] - gn, gn)  # = (1 - z) n + z h_prev
+            gb[j] = gr
+            gb[hidden + j] = gz
+            gb[2 * hidden + j] = gn
+            eb[j] = hn
 
 
 @njit(**JIT_OPTIONS)
@@ -102,8 +106,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             elif n > 0:
                 matmul(hp[:n], w_hh_t, hh[:n])
             # one call site, so the kernel holds one copy of the gate math
-            for b in range(n):
-                _cell_train(gx[b], hh[b], b_hn, hp[b], h[b], g[b], e[b])
+            _cell_train(gx, hh, b_hn, hp, h, g, e, n)
             if carry:  # the state of the sequences ending at step t
                 for b in range(n_active(lengths, t + 1), n):
                     for j in range(hidden):
@@ -115,21 +118,25 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
 
 @assume_no_alias
 @njit(**HELPER_OPTIONS)
-def _cell_back(g, e, h_prev, dht, dh, d, dn, dh_direct):
-    """Gate gradients of one step of one sequence (d: hidden side, dn: input-side n)."""
-    hidden = e.shape[0]
+def _cell_back(g, e, h_prev, dht, dh, d, dn, dh_direct, n):
+    """Gate gradients of one step of the first n sequences (d: hidden side, dn:
+    input-side n). The rows' loop is here, as in :func:`_cell_train`."""
+    hidden = e.shape[1]
     one = e.dtype.type(1)
-    for j in range(hidden):
-        gr = g[j]
-        gz = g[hidden + j]
-        gn = g[2 * hidden + j]
-        dh_t = dht[j] + dh[j]
-        dpn = dh_t * (one - gz) * (one - gn * gn)
-        d[j] = dpn * e[j] * gr * (one - gr)
-        d[hidden + j] = dh_t * (h_prev[j] - gn) * gz * (one - gz)
-        d[2 * hidden + j] = dpn * gr
-        dn[j] = dpn
-        dh_direct[j] = dh_t * gz
+    for b in range(n):
+        gb, eb, hpb, dhtb, dhb = g[b], e[b], h_prev[b], dht[b], dh[b]
+        db, dnb, ddb = d[b], dn[b], dh_direct[b]
+        for j in range(hidden):
+            gr = gb[j]
+            gz = gb[hidden + j]
+            gn = gb[2 * hidden + j]
+            dh_t = dhtb[j] + dhb[j]
+            dpn = dh_t * (one - gz) * (one - gn * gn)
+            db[j] = dpn * eb[j] * gr * (one - gr)
+            db[hidden + j] = dh_t * (hpb[j] - gn) * gz * (one - gz)
+            db[2 * hidden + j] = dpn * gr
+            dnb[j] = dpn
+            ddb[j] = dh_t * gz
 
 
 @njit(**JIT_OPTIONS)
@@ -152,7 +159,7 @@ def backward(
     # becomes active; reversed, they belong to ended sequences.
     dh = np.zeros((batch, hidden), x.dtype)
     dh_direct = np.empty((batch, hidden), x.dtype)  # z ⊙ dh_t, the path that skips W_hh
-    zeros = np.zeros(hidden, x.dtype)
+    zeros = np.zeros((batch, hidden), x.dtype)  # h_{t-1} where a pass starts
     scratch = np.empty(3 * hidden * max(hidden, x.shape[2]), x.dtype)
     dw_ih[:] = 0  # the chunks add to the parameter gradients
     dw_hh[:] = 0
@@ -167,10 +174,8 @@ def backward(
             n = n_active(lengths, t)
             g, e, d, dn, dht = gates[t], extra[t], dg[t - t_lo], dn_in[t - t_lo], dhs[t]
             # h_{t-1} is zero where a reversed sequence starts (hs is zero at padding).
-            hp = hs[tp] if has_prev else hs[t]
-            for b in range(n):
-                h_prev = hp[b] if has_prev else zeros
-                _cell_back(g[b], e[b], h_prev, dht[b], dh[b], d[b], dn[b], dh_direct[b])
+            hp = hs[tp] if has_prev else zeros
+            _cell_back(g, e, hp, dht, dh, d, dn, dh_direct, n)
             d[n:] = 0  # the products over the chunk read the padding too
             if n > 0 and has_prev:
                 matmul(d[:n], w_hh_p, dh[:n])
