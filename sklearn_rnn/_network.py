@@ -20,6 +20,7 @@ from ._cells import ACTIVATION_CODES, CELLS
 from ._cells._layer import CHUNK, gradient_chunk
 from ._loss import loss_and_gradient
 from ._parallel import map_shards, n_shards
+from ._subnormals import subnormals_flushed
 
 POOLINGS = ("last", "mean", "max")
 
@@ -500,12 +501,12 @@ def predict_logits(params, arch, X, lengths, batch_size=None):
         order, lengths_sorted = _sort(lengths[part])
         rows = part[order]
         shards = _shard_positions(len(rows))
-        results = map_shards(
-            lambda pos, rows=rows, lengths=lengths_sorted: infer(
-                params, arch, X, rows[pos], lengths[pos]
-            ),
-            shards,
-        )
+
+        def infer_shard(pos, rows=rows, lengths=lengths_sorted):
+            with subnormals_flushed():
+                return infer(params, arch, X, rows[pos], lengths[pos])
+
+        results = map_shards(infer_shard, shards)
         for pos, result in zip(shards, results, strict=True):
             logits[rows[pos]] = result
     return logits
@@ -585,10 +586,11 @@ def loss_and_gradients(
         masks_k = None
         if masks is not None:
             masks_k = [m[: x.shape[0], pos] for m in masks]
-        run = _Run(params, arch, x, lengths_k, masks_k, workspace, k)
-        weight_k = None if sample_weight is None else sample_weight[pos]
-        value_k, dlogits = loss_and_gradient(loss, run.logits, Y[pos], weight_k, weight_sum)
-        return value_k, run.backward(params, dlogits)
+        with subnormals_flushed():
+            run = _Run(params, arch, x, lengths_k, masks_k, workspace, k)
+            weight_k = None if sample_weight is None else sample_weight[pos]
+            value_k, dlogits = loss_and_gradient(loss, run.logits, Y[pos], weight_k, weight_sum)
+            return value_k, run.backward(params, dlogits)
 
     results = map_shards(shard_loss_and_gradients, range(len(shards)))
     # summed in shard order, into the first shard's fresh arrays: the same sums on
