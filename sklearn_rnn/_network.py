@@ -606,11 +606,12 @@ def loss_and_gradients(
             total += grads_k[name]
     if grads is None:  # an empty batch
         grads = {name: np.zeros_like(value_) for name, value_ in params.items()}
-    penalty = 0.0
-    for name, value_ in params.items():
-        if is_penalized(name):
-            penalty += float(np.dot(value_.ravel(), value_.ravel()))
-            grads[name] += (alpha / weight_sum) * value_
-    value += 0.5 * alpha * penalty / weight_sum
+    if alpha:  # else no penalty at all: 0 * the squared norm would be NaN once it overflows
+        penalty = 0.0
+        for name, value_ in params.items():
+            if is_penalized(name):
+                penalty += float(np.dot(value_.ravel(), value_.ravel()))
+                grads[name] += (alpha / weight_sum) * value_
+        value += 0.5 * alpha * penalty / weight_sum
     grads = {name: np.asarray(grads[name], dtype=X.dtype) for name in params}
     return value, grads

@@ -340,3 +340,20 @@ def test_nothing_compiles_at_import_and_cache_is_reused(tmp_path):
     second_hits, second_misses = runs[1]
     assert second_hits >= 1
     assert second_misses == 0
+
+
+def test_no_penalty_means_no_overflow():
+    """alpha=0 adds nothing: weights whose squared norm overflows float32 still give
+    a finite loss (0 * inf would be NaN)."""
+    rng = np.random.RandomState(0)
+    arch = Architecture(cell="rnn", n_features=1, hidden_sizes=(2,), n_outputs=1)
+    params = init_parameters(arch, rng, np.float32)
+    params["head.weight"] = np.full((1, 2), 1e25, np.float32)  # squared: 1e50 > float32's max
+    params["rnn.bias_ih_l0"][:] = 0
+    params["rnn.bias_hh_l0"][:] = 0
+    X = np.zeros((3, 4, 1), np.float32)  # h = 0, so the logits are the head's bias
+    lengths = np.array([4, 4, 4])
+    Y = np.zeros((3, 1), np.float32)
+    loss, grads = loss_and_gradients(params, arch, X, lengths, Y, "squared_error", alpha=0.0)
+    assert np.isfinite(loss)
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
