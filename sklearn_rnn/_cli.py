@@ -637,7 +637,8 @@ def format_report(task, rows, args):
         "-" * len(header),
     ]
     for name, mean, std, n_params, fit_time in rows:
-        fit = "-" if fit_time is None else f"{fit_time:.2f}"
+        # 3 significant digits: a fit of a few milliseconds would print as 0.00
+        fit = "-" if fit_time is None else f"{fit_time:.3g}"
         score = f"{mean:.4g} ± {std:.2g}"
         lines.append(f"{name:<12}{score:>24}{n_params:>12,}{fit:>10}")
     lines.append("")
