@@ -142,7 +142,18 @@ def test_loky_search_gives_exactly_the_serial_scores(serial):
     assert_workers_reuse_the_cache_and_run_one_thread(parallel)
 
 
-def test_dask_search_gives_exactly_the_serial_scores(serial):
+@pytest.fixture
+def environ_restored():
+    """Puts os.environ back after the test: Dask's nanny writes its pre-spawn-environ
+    (NUMBA_NUM_THREADS=1 here) into this process's environment, where any later
+    Numba compilation in the test process would refuse it once Numba's threads run."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_dask_search_gives_exactly_the_serial_scores(serial, environ_restored):
     import dask
     from distributed import Client, LocalCluster
 

@@ -11,7 +11,7 @@ from sklearn_rnn._subnormals import FLUSH_BITS, X86, _read_mxcsr, subnormals_flu
 pytestmark = pytest.mark.skipif(not X86, reason="FTZ and DAZ are x86's")
 
 
-@njit
+@njit("int64()")  # compiled now, at collection: see test_scaleout's environment
 def _mxcsr():
     return _read_mxcsr()
 
