@@ -229,6 +229,25 @@ def products_floor(cell, n, steps, features, hidden, layers, batch, dtype, threa
     return total
 
 
+def cpu_description():
+    """The processor: its model (from /proc/cpuinfo where there is one), the LLVM name
+    Numba compiles for, and the vectors the products use (the ratios depend on them:
+    PyTorch's CPU kernels and ours both run faster with AVX-512)."""
+    import llvmlite.binding as llvm
+
+    from sklearn_rnn._cells._gemm import vector_bytes
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        model = names[0]
+    except (OSError, IndexError):
+        pass
+    vectors = "AVX-512" if vector_bytes() == 64 else "AVX2 or narrower"
+    return f"{model} ({llvm.get_host_cpu_name()}, {vectors})"
+
+
 def median_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -587,7 +606,7 @@ def main():
     out()
     out(
         f"`python benchmarks/bench.py{' --quick' if args.quick else ''}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M')}: {platform.processor() or platform.machine()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}: {cpu_description()}, "
         f"{os.cpu_count()} CPUs, {args.threads} threads on both sides; sklearn-rnn "
         f"{sklearn_rnn.__version__}, numba {numba.__version__}, torch {torch.__version__}, "
         f"numpy {np.__version__}. Medians of {repeats} repeat(s); {epochs} epoch(s) per fit "
