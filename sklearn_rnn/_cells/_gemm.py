@@ -48,11 +48,17 @@ def vector_bytes(features=None):
     """
     if features is None:
         from numba.core import config
-        from numba.core.codegen import get_host_cpu_features
 
-        features = (
-            config.CPU_FEATURES if config.CPU_FEATURES is not None else get_host_cpu_features()
-        )
+        features = config.CPU_FEATURES
+    if features is None:
+        try:  # Numba's reading of the host, which NUMBA_ENABLE_AVX=0 can turn down
+            from numba.core.codegen import get_host_cpu_features
+
+            features = get_host_cpu_features()
+        except ImportError:  # Numba's internals moved: LLVM's own reading
+            import llvmlite.binding as llvm
+
+            features = llvm.get_host_cpu_features().flatten()
     return 64 if "+avx512f" in features.split(",") else 32
 
 
