@@ -11,9 +11,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_rnn._cells import _gemm
 
-# (K, N, rows): whole and partial tiles (6 rows) and panels (PANEL_BYTES of
-# columns: 16 or 32 float32, 8 or 16 float64, by the CPU's vectors), single rows
-# and columns, and the shapes of the benchmarks.
+# (K, N, rows): whole and partial tiles (6 rows, or 12 for a narrow B) and panels
+# (PANEL_BYTES of columns: 16 or 32 float32, 8 or 16 float64, by the CPU's
+# vectors; NARROW_BYTES for a B of at most a vector of columns), single rows and
+# columns, and the shapes of the benchmarks.
 SHAPES = [
     (1, 1, 1), (3, 5, 7), (4, 16, 5), (16, 16, 32), (5, 40, 13), (7, 3, 6),
     (32, 128, 32), (64, 192, 11), (128, 512, 100), (512, 128, 100),
@@ -90,6 +91,19 @@ def test_packing_layout():
     assert bp64[2, 0, 4] == 0
 
 
+def test_narrow_packing_layout():
+    """A B of at most a vector of columns is one panel of a vector, not half a
+    panel of zeros; one more column makes it a whole panel."""
+    narrow = _gemm.NARROW_BYTES // 4  # float32 columns in a vector
+    w = np.arange(5 * narrow, dtype=np.float32).reshape(5, narrow)
+    assert_array_equal(_packed(w, False), w.ravel())
+    three = _packed(w[:, :3], False).reshape(5, narrow)
+    assert_array_equal(three[:, :3], w[:, :3])
+    assert_array_equal(three[:, 3:], 0)
+    wider = np.ones((5, narrow + 1), np.float32)
+    assert _packed(wider, False).size == 5 * _gemm.PANEL_BYTES // 4
+
+
 @pytest.mark.parametrize(
     ("features", "expected"),
     [
@@ -124,6 +138,14 @@ def test_nothing_outside_the_arrays_is_touched():
     assert_allclose(wide[:, :20], a @ b, rtol=1e-5, atol=1e-5)
     assert_array_equal(wide[:, 20:32], 0)  # the zero columns of the last panel
     assert np.all(wide[:, 32:] == -7.0)  # 32 columns: 2 panels of 16, or 1 of 32
+    # a narrow B (10 columns): a window of 7 rows of out, a with 15 (a tile of 12 rows)
+    a, w, b = _problem(8, 10, 15, np.float32, False, seed=5)
+    frame = np.full((13, 30), -7.0, np.float32)
+    _matmul(a, _packed(w, False), frame[2:9, 3:13])
+    assert_allclose(frame[2:9, 3:13], a[:7] @ b, rtol=1e-5, atol=1e-5)
+    mask = np.ones(frame.shape, bool)
+    mask[2:9, 3:13] = False
+    assert np.all(frame[mask] == -7.0)
 
 
 def test_non_finite_values_propagate():
@@ -153,7 +175,8 @@ def product(a, w):
     return out
 
 arrays = dict(np.load(sys.argv[1]))
-results = {name: product(arrays["a_" + name], arrays["w_" + name]) for name in ("f32", "f64")}
+names = ("f32", "f64", "f32n", "f64n")
+results = {name: product(arrays["a_" + name], arrays["w_" + name]) for name in names}
 np.savez(sys.argv[2], panel_bytes=_gemm.PANEL_BYTES, **results)
 """
 
@@ -172,6 +195,9 @@ def test_avx2_panels_compute_the_same_bits(tmp_path):
     for name, dtype in (("f32", np.float32), ("f64", np.float64)):
         arrays["a_" + name] = rng.standard_normal((13, 70)).astype(dtype)
         arrays["w_" + name] = rng.standard_normal((70, 45)).astype(dtype)
+        # 12 columns: a narrow B here (one 64-byte vector), two AVX2 vectors there
+        arrays["a_" + name + "n"] = rng.standard_normal((29, 16)).astype(dtype)
+        arrays["w_" + name + "n"] = rng.standard_normal((16, 12)).astype(dtype)
     np.savez(tmp_path / "in.npz", **arrays)
     env = dict(
         os.environ,
@@ -192,7 +218,7 @@ def test_avx2_panels_compute_the_same_bits(tmp_path):
     )
     other = np.load(tmp_path / "out.npz")
     assert int(other["panel_bytes"]) == 64  # two 32-byte vectors
-    for name in ("f32", "f64"):
+    for name in ("f32", "f64", "f32n", "f64n"):
         a, w = arrays["a_" + name], arrays["w_" + name]
         here = np.empty((a.shape[0], w.shape[1]), a.dtype)
         _product(a, w, False, here)

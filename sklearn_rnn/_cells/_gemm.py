@@ -22,8 +22,10 @@ this way, 0.99 with the rows outer). Measured against ``np.dot`` (OpenBLAS's
 AVX-512 kernels, one thread; the products of the benchmark's configurations, on
 an AVX-512 machine): 0.75 of its time for 100 x 128 @ 128 x 512 and 100 x 512 @
 512 x 128 in float32, 0.7 for the mid ones, 0.85 to 0.9 in float64; about the
-same time for the small ones (K or N = 32), and 1.7 times for the tiny RNN's 32 x
-16 @ 16 x 16, whose 16 columns fill half a panel.
+same time for the small ones (K or N = 32). A B of at most a vector of columns
+(the tiny RNN's 16 hidden units in float32) has panels of one vector and tiles of
+12 rows: with half-empty panels of two, its 2000 x 16 @ 16 x 16 took 1.8 times
+as long (float32, one thread).
 
 Shared by the three cells' kernels: ``_config`` makes Numba's cache of every
 kernel depend on this file too, so a change here recompiles them.
@@ -75,16 +77,34 @@ VECTORS = 2
 #: Rows of a tile (the last tile of a product may have fewer).
 TILE_ROWS = 6
 
+#: Bytes in a panel of a narrow B, one that has at most a vector of columns (the
+#: tiny RNN's 16 hidden units in float32 with AVX-512): half a panel would be
+#: zeros, and its columns would be copied out one by one.
+NARROW_BYTES = PANEL_BYTES // VECTORS
 
-@intrinsic
-def _tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
+#: Rows of a narrow tile: as many accumulators (12 vectors) as the wide tile.
+NARROW_ROWS = TILE_ROWS * VECTORS
+
+
+def _make_tile(n_vectors, tile_rows):
+    """The tile kernel for panels of ``n_vectors`` vectors and tiles of ``tile_rows``
+    rows (an intrinsic): see :func:`_tile`."""
+
+    def tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
+        return _tile_typing(n_vectors, tile_rows, a, i0, n_rows, bp, offset, out, j0)
+
+    tile.__name__ = f"tile_{n_vectors}x{tile_rows}"
+    return intrinsic(tile)
+
+
+def _tile_typing(n_vectors, tile_rows, a, i0, n_rows, bp, offset, out, j0):
     """``out[i0 : i0 + n_rows, j0 : j0 + w] = (a[i0 : i0 + n_rows] @ panel)[:, :w]``.
 
     The panel is the (K, width) block of ``bp`` that starts at ``offset`` (K =
-    a.shape[1], width = PANEL_BYTES // itemsize); w = min(width, out.shape[1] -
-    j0); 1 <= n_rows <= TILE_ROWS. A tile of fewer rows computes its last row in
-    the place of the missing ones. The caller makes the rows and the panel valid
-    (:func:`matmul`).
+    a.shape[1], width = n_vectors vectors of the CPU's widest); w = min(width,
+    out.shape[1] - j0); 1 <= n_rows <= tile_rows. A tile of fewer rows computes
+    its last row in the place of the missing ones. The caller makes the rows and
+    the panel valid (:func:`matmul`).
     """
     arrays = (a, bp, out)
     if not (
@@ -104,8 +124,8 @@ def _tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
         intp = context.get_value_type(types.intp)
         scalar = context.get_value_type(a_type.dtype)
         itemsize = context.get_abi_sizeof(scalar)
-        width = PANEL_BYTES // itemsize
-        lanes = width // VECTORS
+        lanes = NARROW_BYTES // itemsize  # a vector's
+        width = lanes * n_vectors
         vector = ir.VectorType(scalar, lanes)
         vector_ptr = vector.as_pointer()
         fma = cgutils.get_or_insert_function(
@@ -131,12 +151,12 @@ def _tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
         # the accumulators: allocas, which LLVM keeps in registers
         zero = ir.Constant(vector, [0.0] * lanes)
         acc = [
-            [cgutils.alloca_once_value(builder, zero) for _ in range(VECTORS)]
-            for _ in range(TILE_ROWS)
+            [cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
+            for _ in range(tile_rows)
         ]
         last = builder.sub(builder.add(i0_val, rows_val), const(1))
         a_rows = []
-        for r in range(TILE_ROWS):
+        for r in range(tile_rows):
             i = builder.add(i0_val, const(r))
             i = builder.select(builder.icmp_signed("<", i, last), i, last)
             a_rows.append(builder.gep(a_arr.data, [builder.mul(i, a_row)]))
@@ -151,19 +171,19 @@ def _tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
                     builder.bitcast(builder.gep(b_k, [const(v * lanes)]), vector_ptr),
                     align=itemsize,
                 )
-                for v in range(VECTORS)
+                for v in range(n_vectors)
             ]
-            for r in range(TILE_ROWS):
+            for r in range(tile_rows):
                 x = builder.load(builder.gep(a_rows[r], [builder.mul(k, a_col)]))
                 x = builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0))
                 x = builder.shuffle_vector(x, undef, splat)
-                for v in range(VECTORS):
+                for v in range(n_vectors):
                     total = builder.call(fma, [x, b[v], builder.load(acc[r][v])])
                     builder.store(total, acc[r][v])
         # through a buffer on the stack, then the rows and columns that out has
-        tile = cgutils.alloca_once(builder, scalar, size=TILE_ROWS * width)
-        for r in range(TILE_ROWS):
-            for v in range(VECTORS):
+        tile = cgutils.alloca_once(builder, scalar, size=tile_rows * width)
+        for r in range(tile_rows):
+            for v in range(n_vectors):
                 where = builder.gep(tile, [const(r * width + v * lanes)])
                 builder.store(
                     builder.load(acc[r][v]), builder.bitcast(where, vector_ptr), align=itemsize
@@ -192,7 +212,7 @@ def _tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
             with whole_panel, cgutils.for_range(builder, rows_val) as rows:  # whole vectors
                 r = rows.index
                 target = builder.add(builder.mul(builder.add(i0_val, r), o_row), j0_val)
-                for v in range(VECTORS):
+                for v in range(n_vectors):
                     source = builder.gep(
                         tile, [builder.add(builder.mul(r, const(width)), const(v * lanes))]
                     )
@@ -206,17 +226,29 @@ def _tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
     return types.void(a, i0, n_rows, bp, offset, out, j0), codegen
 
 
+_tile = _make_tile(VECTORS, TILE_ROWS)
+_narrow_tile = _make_tile(1, NARROW_ROWS)
+
+
+@njit(**HELPER_OPTIONS)
+def panel_width(n_cols, itemsize):
+    """Columns in a panel of a B with ``n_cols`` columns: a vector's if they fit in
+    one (a narrow B), else two vectors'."""
+    narrow = NARROW_BYTES // itemsize
+    return narrow if n_cols <= narrow else PANEL_BYTES // itemsize
+
+
 @njit(**HELPER_OPTIONS)
 def packed(b):
     """The (K, N) matrix ``b`` packed for :func:`matmul` (a new array).
 
     Panel p holds ``b[:, p * width : (p + 1) * width]`` row after row (width =
-    PANEL_BYTES // itemsize), the columns past N zero. The kernels pass ``w[:,
+    :func:`panel_width`), the columns past N zero. The kernels pass ``w[:,
     :]`` or ``w.T[:, :]``, which Numba types alike (any layout): one compiled
     version per dtype.
     """
-    width = PANEL_BYTES // b.itemsize
     n_k, n_cols = b.shape
+    width = panel_width(n_cols, b.itemsize)
     n_panels = -(-n_cols // width)
     out = np.zeros(n_panels * n_k * width, b.dtype)
     for p in range(n_panels):
@@ -231,17 +263,23 @@ def packed(b):
 def matmul(a, bp, out):
     """``out[:] = a @ B``, B packed in ``bp`` by :func:`packed`.
 
-    Computes the panels that fit both ``bp`` and ``out``, for the rows of both.
-    The kernels pass consistent shapes; whatever the shapes, nothing outside the
-    three arrays is read or written.
+    B has as many columns as ``out`` (which sets the panels' width). Computes the
+    panels that fit both ``bp`` and ``out``, for the rows of both. The kernels
+    pass consistent shapes; whatever the shapes, nothing outside the three arrays
+    is read or written.
     """
-    width = PANEL_BYTES // out.itemsize
+    width = panel_width(out.shape[1], out.itemsize)
     n_k = a.shape[1]
     if n_k == 0:
         out[:] = 0
         return
     n_panels = min(bp.size // (n_k * width), -(-out.shape[1] // width))
     rows = min(a.shape[0], out.shape[0])
+    if width * out.itemsize == NARROW_BYTES:  # B fits in one panel of a vector
+        if n_panels > 0:
+            for i0 in range(0, rows, NARROW_ROWS):
+                _narrow_tile(a, i0, min(NARROW_ROWS, rows - i0), bp, 0, out, 0)
+        return
     for p in range(n_panels):
         for i0 in range(0, rows, TILE_ROWS):
             _tile(a, i0, min(TILE_ROWS, rows - i0), bp, p * n_k * width, out, p * width)
