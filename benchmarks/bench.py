@@ -121,16 +121,17 @@ def epoch_products(cell, n, steps, features, hidden, layers, batch, threads, ite
     """The matrix products one epoch of our fit makes: [(count, a, b, transpose_a)].
 
     Per batch, the products of the batch's largest shard, once per wave of shards
-    on ``threads`` threads (the shards of a wave run at once). Per layer: the
-    recurrent product of every step but the first (forward h @ W_hh.T, backward
-    d @ W_hh); the input projection in chunks of ``CHUNK`` steps (unless the input
-    is at most ``SMALL_K`` wide: plain loops then); and per chunk of
-    ``gradient_chunk`` steps of the backward, dW_hh (over the chunk's steps that
-    have a previous one), dW_ih, and dx above the first layer. Each entry: how
+    on ``threads`` threads (the shards of a wave run at once). Per layer: every
+    step's forward pre-activations (the RNN and the LSTM: one product of [x, h]
+    @ [W_ih.T; W_hh.T], of x alone at the first step; the GRU: x @ W_ih.T, and h
+    @ W_hh.T after the first step), the backward d @ W_hh of every step but the
+    first; and per chunk of ``gradient_chunk`` steps of the backward, dW_hh (over
+    the chunk's steps that have a previous one), dW_ih, and dx above the first
+    layer. Each entry: how
     many such products the epoch makes, the shapes of a and b, and whether the
     product is a.T @ b.
     """
-    from sklearn_rnn._cells._layer import CHUNK, SMALL_K, gradient_chunk
+    from sklearn_rnn._cells._layer import gradient_chunk
     from sklearn_rnn._parallel import n_shards
 
     g = N_GATES[cell] * hidden
@@ -148,10 +149,17 @@ def epoch_products(cell, n, steps, features, hidden, layers, batch, threads, ite
         with_previous = chunks[:-1] + [chunks[-1] - 1]
         for layer in range(layers):
             n_in = features if layer == 0 else hidden
-            products += [
-                (count * (steps - 1), (b, hidden), (hidden, g), False),  # forward h @ W_hh.T
-                (count * (steps - 1), (b, g), (g, hidden), False),  # backward d @ W_hh
-            ]
+            if cell == "gru":  # the candidate needs the input and hidden sides apart
+                products += [
+                    (count * steps, (b, n_in), (n_in, g), False),
+                    (count * (steps - 1), (b, hidden), (hidden, g), False),
+                ]
+            else:
+                products += [
+                    (count * (steps - 1), (b, n_in + hidden), (n_in + hidden, g), False),
+                    (count, (b, n_in), (n_in, g), False),
+                ]
+            products.append((count * (steps - 1), (b, g), (g, hidden), False))  # d @ W_hh
             for m in sorted(set(chunks)):
                 k = chunks.count(m)
                 products.append((count * k, (m * b, g), (m * b, n_in), True))  # dW_ih
@@ -160,11 +168,6 @@ def epoch_products(cell, n, steps, features, hidden, layers, batch, threads, ite
             for m in sorted(set(with_previous) - {0}):
                 k = with_previous.count(m)
                 products.append((count * k, (m * b, g), (m * b, hidden), True))  # dW_hh
-            if n_in > SMALL_K:  # the input projection, CHUNK steps at a time
-                full, rest = divmod(steps, CHUNK)
-                products.append((count * full, (CHUNK * b, n_in), (n_in, g), False))
-                if rest:
-                    products.append((count, (rest * b, n_in), (n_in, g), False))
     return products
 
 

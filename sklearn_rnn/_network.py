@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._cells import ACTIVATION_CODES, CELLS
-from ._cells._layer import CHUNK, gradient_chunk
+from ._cells._layer import gradient_chunk
 from ._loss import loss_and_gradient
 from ._parallel import map_shards, n_shards
 from ._subnormals import subnormals_flushed
@@ -371,9 +371,9 @@ def _predict_rows(arch, n_steps):
     """How many sequences predict runs at once, to hold about ``_PREDICT_BUDGET`` elements."""
     hidden = max(arch.hidden_sizes)
     n_gates = CELLS[arch.cell].N_GATES
-    # the forward kernel's ring buffers (gates, 2 steps of extra) and its input
-    # projection of up to CHUNK steps
-    scratch = (n_gates + 2) * hidden + min(n_steps, CHUNK) * n_gates * hidden
+    # the forward kernel's ring buffers (gates, 2 steps of extra) and a step's
+    # pre-activations (the GRU's input and hidden ones apart)
+    scratch = (n_gates + 2) * hidden + 2 * n_gates * hidden
     if arch.bidirectional:
         # whole sequences: a layer's output (2H) and one pass's (H) at every step
         per_row = n_steps * 3 * hidden + scratch

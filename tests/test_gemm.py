@@ -104,6 +104,41 @@ def test_narrow_packing_layout():
     assert _packed(wider, False).size == 5 * _gemm.PANEL_BYTES // 4
 
 
+@njit
+def _fused(x, wx, h, wh, bias, out):
+    """``out[:] = bias + x @ wx + h @ wh`` through the packed weights, as the forward."""
+    _gemm.product(
+        ((x, _gemm.packed(wx)), (h, _gemm.packed(wh))),
+        _gemm.packed(bias.reshape((1, bias.shape[0]))),
+        out,
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("F", "H", "N", "rows"), [(1, 16, 16, 30), (3, 32, 128, 13), (8, 5, 40, 7)]
+)
+def test_bias_and_two_terms_are_one_chain_of_fmas(F, H, N, rows, dtype):
+    """The forward's product, bias + x @ W_x + h @ W_h, is the same bits as one
+    product of [1, x, h] and [bias; W_x; W_h]: one chain of fmas per element. A
+    term with no columns (no state yet) adds nothing."""
+    rng = np.random.default_rng(F + H)
+    x = rng.standard_normal((rows, F)).astype(dtype)
+    h = rng.standard_normal((rows, H)).astype(dtype)
+    wx = rng.standard_normal((F, N)).astype(dtype)
+    wh = rng.standard_normal((H, N)).astype(dtype)
+    bias = rng.standard_normal(N).astype(dtype)
+    out = np.empty((rows, N), dtype)
+    _fused(x, wx, h, wh, bias, out)
+    one = np.ones((rows, 1), dtype)
+    whole = np.empty((rows, N), dtype)
+    _product(np.hstack([one, x, h]), np.vstack([bias[None], wx, wh]), False, whole)
+    assert_array_equal(out, whole)
+    _fused(x, wx, h[:, :0], wh[:0], bias, out)
+    _product(np.hstack([one, x]), np.vstack([bias[None], wx]), False, whole)
+    assert_array_equal(out, whole)
+
+
 @pytest.mark.parametrize(
     ("features", "expected"),
     [

@@ -1,8 +1,9 @@
 """The products with a layer's weights: ``a @ B`` against a B packed once per pass.
 
-Every step of a pass multiplies the previous step's state (or gradient) by the
-same weights: ``h_{t-1} @ W_hh.T`` forward, ``d_t @ W_hh`` backward; every chunk
-of steps multiplies its inputs by ``W_ih.T`` and its gradients by ``W_ih``. BLAS
+Every step of a pass multiplies its input and the previous step's state (or
+gradient) by the same weights: ``bias + x_t @ W_ih.T + h_{t-1} @ W_hh.T`` forward
+(:func:`product`, one chain of fmas per element), ``d_t @ W_hh`` backward; every
+chunk of steps of the backward multiplies its gradients by ``W_ih``. BLAS
 packs the weights into its blocked layout again at every call, which took a
 fifth of the large LSTM's fit (``perf``: OpenBLAS's ``sgemm_*copy`` routines);
 here they are packed once per pass (:func:`packed`), and each product runs only
@@ -33,7 +34,7 @@ kernel depend on this file too, so a change here recompiles them.
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import literal_unroll, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -88,41 +89,59 @@ NARROW_ROWS = TILE_ROWS * VECTORS
 
 def _make_tile(n_vectors, tile_rows):
     """The tile kernel for panels of ``n_vectors`` vectors and tiles of ``tile_rows``
-    rows (an intrinsic): see :func:`_tile`."""
+    rows (an intrinsic): see :func:`_tile_typing`."""
 
-    def tile(typingctx, a, i0, n_rows, bp, offset, out, j0):
-        return _tile_typing(n_vectors, tile_rows, a, i0, n_rows, bp, offset, out, j0)
+    def tile(typingctx, terms, bias, i0, n_rows, p, out):
+        return _tile_typing(n_vectors, tile_rows, terms, bias, i0, n_rows, p, out)
 
     tile.__name__ = f"tile_{n_vectors}x{tile_rows}"
     return intrinsic(tile)
 
 
-def _tile_typing(n_vectors, tile_rows, a, i0, n_rows, bp, offset, out, j0):
-    """``out[i0 : i0 + n_rows, j0 : j0 + w] = (a[i0 : i0 + n_rows] @ panel)[:, :w]``.
+def _is_term(term, dtype):
+    """Whether ``term`` types as ``(a, bp)``: a 2-D array and a packed 1-D one of ``dtype``."""
+    return (
+        isinstance(term, types.BaseTuple)
+        and len(term) == 2
+        and all(isinstance(x, types.Array) and x.dtype == dtype for x in term)
+        and (term[0].ndim, term[1].ndim) == (2, 1)
+    )
 
-    The panel is the (K, width) block of ``bp`` that starts at ``offset`` (K =
-    a.shape[1], width = n_vectors vectors of the CPU's widest); w = min(width,
-    out.shape[1] - j0); 1 <= n_rows <= tile_rows. A tile of fewer rows computes
-    its last row in the place of the missing ones. The caller makes the rows and
-    the panel valid (:func:`matmul`).
+
+def _tile_typing(n_vectors, tile_rows, terms, bias, i0, n_rows, p, out):
+    """``out[i0 : i0 + n_rows, panel p] = (bias + sum of a[i0 : i0 + n_rows] @ B)[:, :w]``.
+
+    ``terms`` is a tuple of ``(a, bp)``: a is (rows, K), bp a B packed by
+    :func:`packed` (panels of width = n_vectors vectors of the CPU's widest),
+    whose panel p is the (K, width) block at ``p * K * width``. ``bias`` is None
+    (zero) or a (1, N) row packed the same way. The panel's columns are ``p *
+    width`` to ``p * width + w``, w = min(width, out.shape[1] - p * width);
+    1 <= n_rows <= tile_rows. A tile of fewer rows computes its last row in the
+    place of the missing ones. The caller makes the rows and the panels valid
+    (:func:`product`).
+
+    Every element is one chain of fmas: the bias first, then the terms in order,
+    each in the order of k.
     """
-    arrays = (a, bp, out)
+    if not (isinstance(out, types.Array) and out.ndim == 2):
+        return None
+    dtype = out.dtype
     if not (
-        all(isinstance(x, types.Array) for x in arrays)
-        and (a.ndim, bp.ndim, out.ndim) == (2, 1, 2)
-        and a.dtype in (types.float32, types.float64)
-        and a.dtype == bp.dtype == out.dtype
+        dtype in (types.float32, types.float64)
+        and isinstance(terms, types.BaseTuple)
+        and all(_is_term(term, dtype) for term in terms)
+        and (bias == types.none or (isinstance(bias, types.Array) and bias.dtype == dtype))
     ):
         return None
+    term_types = list(terms)
+    has_bias = bias != types.none
 
     def codegen(context, builder, signature, args):
-        a_val, i0_val, rows_val, bp_val, offset_val, out_val, j0_val = args
-        a_type, out_type = signature.args[0], signature.args[5]
-        a_arr = context.make_array(a_type)(context, builder, a_val)
-        b_arr = context.make_array(signature.args[3])(context, builder, bp_val)
+        terms_val, bias_val, i0_val, rows_val, p_val, out_val = args
+        out_type = signature.args[5]
         o_arr = context.make_array(out_type)(context, builder, out_val)
         intp = context.get_value_type(types.intp)
-        scalar = context.get_value_type(a_type.dtype)
+        scalar = context.get_value_type(dtype)
         itemsize = context.get_abi_sizeof(scalar)
         lanes = NARROW_BYTES // itemsize  # a vector's
         width = lanes * n_vectors
@@ -144,42 +163,53 @@ def _tile_typing(n_vectors, tile_rows, a, i0, n_rows, bp, offset, out, j0):
             )
             return row, (const(1) if layout == "C" else col)
 
-        n_k = cgutils.unpack_tuple(builder, a_arr.shape, 2)[1]
+        def load_vector(pointer):
+            return builder.load(builder.bitcast(pointer, vector_ptr), align=itemsize)
+
+        j0_val = builder.mul(p_val, const(width))
         n_cols = cgutils.unpack_tuple(builder, o_arr.shape, 2)[1]
-        a_row, a_col = strides(a_arr, a_type.layout)
         o_row, o_col = strides(o_arr, out_type.layout)
         # the accumulators: allocas, which LLVM keeps in registers
-        zero = ir.Constant(vector, [0.0] * lanes)
+        if has_bias:
+            b_arr = context.make_array(signature.args[1])(context, builder, bias_val)
+            start = [
+                load_vector(builder.gep(b_arr.data, [builder.add(j0_val, const(v * lanes))]))
+                for v in range(n_vectors)
+            ]
+        else:
+            start = [ir.Constant(vector, [0.0] * lanes)] * n_vectors
         acc = [
-            [cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
+            [cgutils.alloca_once_value(builder, start[v]) for v in range(n_vectors)]
             for _ in range(tile_rows)
         ]
         last = builder.sub(builder.add(i0_val, rows_val), const(1))
-        a_rows = []
+        row_index = []
         for r in range(tile_rows):
             i = builder.add(i0_val, const(r))
-            i = builder.select(builder.icmp_signed("<", i, last), i, last)
-            a_rows.append(builder.gep(a_arr.data, [builder.mul(i, a_row)]))
-        panel = builder.gep(b_arr.data, [offset_val])
+            row_index.append(builder.select(builder.icmp_signed("<", i, last), i, last))
         undef = ir.Constant(vector, ir.Undefined)
         splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-        with cgutils.for_range(builder, n_k) as loop:
-            k = loop.index
-            b_k = builder.gep(panel, [builder.mul(k, const(width))])
-            b = [
-                builder.load(
-                    builder.bitcast(builder.gep(b_k, [const(v * lanes)]), vector_ptr),
-                    align=itemsize,
-                )
-                for v in range(n_vectors)
-            ]
-            for r in range(tile_rows):
-                x = builder.load(builder.gep(a_rows[r], [builder.mul(k, a_col)]))
-                x = builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0))
-                x = builder.shuffle_vector(x, undef, splat)
-                for v in range(n_vectors):
-                    total = builder.call(fma, [x, b[v], builder.load(acc[r][v])])
-                    builder.store(total, acc[r][v])
+        term_vals = cgutils.unpack_tuple(builder, terms_val, len(term_types))
+        for term_type, term_val in zip(term_types, term_vals, strict=True):
+            a_type, bp_type = term_type
+            a_val, bp_val = cgutils.unpack_tuple(builder, term_val, 2)
+            a_arr = context.make_array(a_type)(context, builder, a_val)
+            bp_arr = context.make_array(bp_type)(context, builder, bp_val)
+            n_k = cgutils.unpack_tuple(builder, a_arr.shape, 2)[1]
+            a_row, a_col = strides(a_arr, a_type.layout)
+            a_rows = [builder.gep(a_arr.data, [builder.mul(i, a_row)]) for i in row_index]
+            panel = builder.gep(bp_arr.data, [builder.mul(j0_val, n_k)])  # p * K * width
+            with cgutils.for_range(builder, n_k) as loop:
+                k = loop.index
+                b_k = builder.gep(panel, [builder.mul(k, const(width))])
+                b = [load_vector(builder.gep(b_k, [const(v * lanes)])) for v in range(n_vectors)]
+                for r in range(tile_rows):
+                    x = builder.load(builder.gep(a_rows[r], [builder.mul(k, a_col)]))
+                    x = builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0))
+                    x = builder.shuffle_vector(x, undef, splat)
+                    for v in range(n_vectors):
+                        total = builder.call(fma, [x, b[v], builder.load(acc[r][v])])
+                        builder.store(total, acc[r][v])
         # through a buffer on the stack, then the rows and columns that out has
         tile = cgutils.alloca_once(builder, scalar, size=tile_rows * width)
         for r in range(tile_rows):
@@ -216,14 +246,15 @@ def _tile_typing(n_vectors, tile_rows, a, i0, n_rows, bp, offset, out, j0):
                     source = builder.gep(
                         tile, [builder.add(builder.mul(r, const(width)), const(v * lanes))]
                     )
-                    value = builder.load(builder.bitcast(source, vector_ptr), align=itemsize)
                     where = builder.gep(o_arr.data, [builder.add(target, const(v * lanes))])
-                    builder.store(value, builder.bitcast(where, vector_ptr), align=itemsize)
+                    builder.store(
+                        load_vector(source), builder.bitcast(where, vector_ptr), align=itemsize
+                    )
             with part_panel:
                 copy_columns()
         return context.get_dummy_value()
 
-    return types.void(a, i0, n_rows, bp, offset, out, j0), codegen
+    return types.void(terms, bias, i0, n_rows, p, out), codegen
 
 
 _tile = _make_tile(VECTORS, TILE_ROWS)
@@ -260,26 +291,37 @@ def packed(b):
 
 
 @njit(**HELPER_OPTIONS)
-def matmul(a, bp, out):
-    """``out[:] = a @ B``, B packed in ``bp`` by :func:`packed`.
+def product(terms, bias, out):
+    """``out[:] = bias + a1 @ B1 + a2 @ B2 + ...`` for ``terms = ((a1, bp1), ...)``.
 
-    B has as many columns as ``out`` (which sets the panels' width). Computes the
-    panels that fit both ``bp`` and ``out``, for the rows of both. The kernels
-    pass consistent shapes; whatever the shapes, nothing outside the three arrays
-    is read or written.
+    Each ``bp`` is a B packed by :func:`packed`; ``bias`` is None or a (1, N) row
+    packed the same way. Every B has as many columns as ``out`` (which sets the
+    panels' width). Computes the panels that fit every packed array and ``out``,
+    for the rows of every ``a`` and ``out``; an ``a`` with no columns adds
+    nothing. The kernels pass consistent shapes; whatever the shapes, nothing
+    outside the arrays is read or written.
     """
     width = panel_width(out.shape[1], out.itemsize)
-    n_k = a.shape[1]
-    if n_k == 0:
-        out[:] = 0
-        return
-    n_panels = min(bp.size // (n_k * width), -(-out.shape[1] // width))
-    rows = min(a.shape[0], out.shape[0])
+    n_panels = -(-out.shape[1] // width)
+    rows = out.shape[0]
+    for term in literal_unroll(terms):
+        a, bp = term
+        rows = min(rows, a.shape[0])
+        if a.shape[1] > 0:
+            n_panels = min(n_panels, bp.size // (a.shape[1] * width))
+    if bias is not None:
+        n_panels = min(n_panels, bias.size // width)
     if width * out.itemsize == NARROW_BYTES:  # B fits in one panel of a vector
         if n_panels > 0:
             for i0 in range(0, rows, NARROW_ROWS):
-                _narrow_tile(a, i0, min(NARROW_ROWS, rows - i0), bp, 0, out, 0)
+                _narrow_tile(terms, bias, i0, min(NARROW_ROWS, rows - i0), 0, out)
         return
     for p in range(n_panels):
         for i0 in range(0, rows, TILE_ROWS):
-            _tile(a, i0, min(TILE_ROWS, rows - i0), bp, p * n_k * width, out, p * width)
+            _tile(terms, bias, i0, min(TILE_ROWS, rows - i0), p, out)
+
+
+@njit(**HELPER_OPTIONS)
+def matmul(a, bp, out):
+    """``out[:] = a @ B``, B packed in ``bp`` by :func:`packed` (see :func:`product`)."""
+    product(((a, bp),), None, out)

@@ -14,18 +14,13 @@ import numpy as np
 from numba import njit
 
 from .._config import HELPER_OPTIONS, JIT_OPTIONS, assume_no_alias
-from ._gemm import matmul, packed
+from ._gemm import matmul, packed, product
 from ._layer import (
-    CHUNK,
-    SMALL_K,
     gradient_chunk_steps,
     hidden_grads,
-    input_bias,
     input_grads,
     n_active,
-    project,
-    project_step,
-    transposed,
+    packed_weights,
 )
 from ._math import fma, sigmoid, tanh
 
@@ -63,57 +58,38 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     """Forward: writes ``hs``, ``gates`` (r, z, n), ``extra`` (W_hn h + b_hn); carries ``state``."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    bias = input_bias(b_ih, b_hh, 2 * hidden)  # b_hn is added to W_hn h only
-    b_hn = b_hh[2 * hidden :]
+    b_hn = b_hh[2 * hidden :]  # added to W_hn h only, inside the candidate
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h, ring_g, ring_e = hs.shape[0], gates.shape[0], extra.shape[0]
-    small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
-    chunk = 1 if small else max(1, min(n_steps, CHUNK))
-    # W_ih as the input projection takes it: w_ih.T, contiguous for project_step
-    # or packed for the products (see _gemm); the other one is left empty
-    w_t = transposed(w_ih) if small else np.empty((0, 0), x.dtype)
-    w_ih_t = np.empty(0, x.dtype) if small else packed(w_ih.T[:, :])
-    w_hh_t = packed(w_hh.T[:, :])
-    gbuf = np.empty((chunk, batch, 3 * hidden), x.dtype)  # input projections of a chunk
+    w_ih_t, w_hh_t, bias = packed_weights(w_ih, w_hh, b_ih, b_hh, 2 * hidden)
+    # the input and hidden pre-activations: r multiplies the hidden one of n
+    gx = np.empty((batch, 3 * hidden), x.dtype)
     hh = np.empty((batch, 3 * hidden), x.dtype)
-    # h before a pass starts (a carried state replaces it)
+    no_state = np.empty((batch, 0), x.dtype)  # h_{t-1} where a pass starts from zero
     zero_state = np.zeros((0 if carry else batch, hidden), x.dtype)
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        if not small:
-            project(x, w_ih_t, bias, t_lo, s1 - s0, gbuf)
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            tp = t + 1 if reverse else t - 1  # the step before t in the pass
-            first = not 0 <= tp < n_steps
-            n = n_active(lengths, t)
-            if small:
-                project_step(x[t], w_t, bias, n, gbuf[0])
-            gx, h, g, e = (
-                gbuf[t - t_lo],
-                hs[t % ring_h],
-                gates[t % ring_g],
-                extra[t % ring_e],
-            )
-            # hs is zero at padded steps, so for reverse=True a sequence starts
-            # from a zero state at its own last step.
-            fresh = first and not carry  # no state yet: h_{t-1} = 0
-            hp = zero_state if fresh else (state[0] if first else hs[tp % ring_h])
-            if fresh:
-                hh[:n] = 0  # exactly, whatever W_hh holds
-            elif n > 0:
-                matmul(hp[:n], w_hh_t, hh[:n])
-            # one call site, so the kernel holds one copy of the gate math
-            _cell_train(gx, hh, b_hn, hp, h, g, e, n)
-            if carry:  # the state of the sequences ending at step t
-                for b in range(n_active(lengths, t + 1), n):
-                    for j in range(hidden):
-                        state[0, b, j] = h[b, j]
-            h[n:] = 0
-            g[n:] = 0
-            e[n:] = 0
+    for s in range(n_steps):
+        t = n_steps - 1 - s if reverse else s
+        tp = t + 1 if reverse else t - 1  # the step before t in the pass
+        first = not 0 <= tp < n_steps
+        n = n_active(lengths, t)
+        h, g, e = hs[t % ring_h], gates[t % ring_g], extra[t % ring_e]
+        # hs is zero at padded steps, so for reverse=True a sequence starts
+        # from a zero state at its own last step.
+        fresh = first and not carry  # no state yet: h_{t-1} = 0
+        hp = zero_state if fresh else (state[0] if first else hs[tp % ring_h])
+        product(((x[t][:n], w_ih_t),), bias, gx[:n])
+        # no state: a product with no columns, exactly zero whatever W_hh holds
+        product(((no_state[:n] if fresh else hp[:n], w_hh_t),), None, hh[:n])
+        # one call site, so the kernel holds one copy of the gate math
+        _cell_train(gx, hh, b_hn, hp, h, g, e, n)
+        if carry:  # the state of the sequences ending at step t
+            for b in range(n_active(lengths, t + 1), n):
+                for j in range(hidden):
+                    state[0, b, j] = h[b, j]
+        h[n:] = 0
+        g[n:] = 0
+        e[n:] = 0
 
 
 @assume_no_alias

@@ -11,19 +11,14 @@ import numpy as np
 from numba import njit
 
 from .._config import HELPER_OPTIONS, JIT_OPTIONS, assume_no_alias
-from ._gemm import matmul, packed
+from ._gemm import matmul, packed, product
 from ._layer import (
-    CHUNK,
-    SMALL_K,
     copy_vector,
     gradient_chunk_steps,
     hidden_grads,
-    input_bias,
     input_grads,
     n_active,
-    project,
-    project_step,
-    transposed,
+    packed_weights,
 )
 from ._math import fma, sigmoid, tanh
 
@@ -36,20 +31,20 @@ HAS_DN_IN = False
 
 @assume_no_alias
 @njit(**HELPER_OPTIONS)
-def _cell_train(gx, hh, c_prev, c, h, g, n):
-    """One step of the first n sequences: gx, hh their input and hidden
-    pre-activations (rows of 4H). The rows' loop is here, not in the kernel: a
-    call per row cost more than the gate math of a short row (one thread,
-    float32: a call per row took 2.3 times as long for H = 32, 1.25 for H = 128).
+def _cell_train(pre, c_prev, c, h, g, n):
+    """One step of the first n sequences: pre their pre-activations (rows of 4H).
+    The rows' loop is here, not in the kernel: a call per row cost more than the
+    gate math of a short row (one thread, float32: a call per row took 2.3 times
+    as long for H = 32, 1.25 for H = 128).
     """
     hidden = c.shape[1]
     for b in range(n):
-        gxb, hhb, cpb, cb, hb, gb = gx[b], hh[b], c_prev[b], c[b], h[b], g[b]
+        pb, cpb, cb, hb, gb = pre[b], c_prev[b], c[b], h[b], g[b]
         for j in range(hidden):
-            gi = sigmoid(gxb[j] + hhb[j])
-            gf = sigmoid(gxb[hidden + j] + hhb[hidden + j])
-            gg = tanh(gxb[2 * hidden + j] + hhb[2 * hidden + j])
-            go = sigmoid(gxb[3 * hidden + j] + hhb[3 * hidden + j])
+            gi = sigmoid(pb[j])
+            gf = sigmoid(pb[hidden + j])
+            gg = tanh(pb[2 * hidden + j])
+            go = sigmoid(pb[3 * hidden + j])
             ct = fma(gf, cpb[j], gi * gg)
             cb[j] = ct
             hb[j] = go * tanh(ct)
@@ -64,58 +59,36 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     """Forward: writes ``hs``, ``gates`` (i, f, g, o) and ``extra`` (c_t); carries ``state``."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    bias = input_bias(b_ih, b_hh, b_hh.shape[0])
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h, ring_g, ring_e = hs.shape[0], gates.shape[0], extra.shape[0]
-    small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
-    chunk = 1 if small else max(1, min(n_steps, CHUNK))
-    # W_ih as the input projection takes it: w_ih.T, contiguous for project_step
-    # or packed for the products (see _gemm); the other one is left empty
-    w_t = transposed(w_ih) if small else np.empty((0, 0), x.dtype)
-    w_ih_t = np.empty(0, x.dtype) if small else packed(w_ih.T[:, :])
-    w_hh_t = packed(w_hh.T[:, :])
-    gbuf = np.empty((chunk, batch, 4 * hidden), x.dtype)  # input projections of a chunk
-    hh = np.empty((batch, 4 * hidden), x.dtype)
+    w_ih_t, w_hh_t, bias = packed_weights(w_ih, w_hh, b_ih, b_hh, b_hh.shape[0])
+    pre = np.empty((batch, 4 * hidden), x.dtype)
     # h and c before a pass starts (a carried state replaces them)
+    no_state = np.empty((batch, 0), x.dtype)
     zero_state = np.zeros((0 if carry else batch, hidden), x.dtype)
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        if not small:
-            project(x, w_ih_t, bias, t_lo, s1 - s0, gbuf)
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            tp = t + 1 if reverse else t - 1  # the step before t in the pass
-            first = not 0 <= tp < n_steps
-            n = n_active(lengths, t)
-            if small:
-                project_step(x[t], w_t, bias, n, gbuf[0])
-            gx, h, c, g = (
-                gbuf[t - t_lo],
-                hs[t % ring_h],
-                extra[t % ring_e],
-                gates[t % ring_g],
-            )
-            # hs and extra are zero at padded steps, so for reverse=True a sequence
-            # starts from a zero state at its own last step.
-            fresh = first and not carry  # no state yet: h_{t-1} = c_{t-1} = 0
-            hp = zero_state if fresh else (state[0] if first else hs[tp % ring_h])
-            cp = zero_state if fresh else (state[1] if first else extra[tp % ring_e])
-            if fresh:
-                hh[:n] = 0  # exactly, whatever W_hh holds
-            elif n > 0:
-                matmul(hp[:n], w_hh_t, hh[:n])
-            # one call site, so the kernel holds one copy of the gate math
-            _cell_train(gx, hh, cp, c, h, g, n)
-            if carry:  # the state of the sequences ending at step t
-                for b in range(n_active(lengths, t + 1), n):
-                    for j in range(hidden):
-                        state[0, b, j] = h[b, j]
-                        state[1, b, j] = c[b, j]
-            h[n:] = 0
-            g[n:] = 0
-            c[n:] = 0
+    for s in range(n_steps):
+        t = n_steps - 1 - s if reverse else s
+        tp = t + 1 if reverse else t - 1  # the step before t in the pass
+        first = not 0 <= tp < n_steps
+        n = n_active(lengths, t)
+        h, c, g = hs[t % ring_h], extra[t % ring_e], gates[t % ring_g]
+        # hs and extra are zero at padded steps, so for reverse=True a sequence
+        # starts from a zero state at its own last step.
+        fresh = first and not carry  # no state yet: h_{t-1} = c_{t-1} = 0
+        hp = no_state if fresh else (state[0] if first else hs[tp % ring_h])
+        cp = zero_state if fresh else (state[1] if first else extra[tp % ring_e])
+        product(((x[t][:n], w_ih_t), (hp[:n], w_hh_t)), bias, pre[:n])
+        # one call site, so the kernel holds one copy of the gate math
+        _cell_train(pre, cp, c, h, g, n)
+        if carry:  # the state of the sequences ending at step t
+            for b in range(n_active(lengths, t + 1), n):
+                for j in range(hidden):
+                    state[0, b, j] = h[b, j]
+                    state[1, b, j] = c[b, j]
+        h[n:] = 0
+        g[n:] = 0
+        c[n:] = 0
 
 
 @assume_no_alias

@@ -9,19 +9,14 @@ import numpy as np
 from numba import njit
 
 from .._config import HELPER_OPTIONS, JIT_OPTIONS
-from ._gemm import matmul, packed
+from ._gemm import matmul, packed, product
 from ._layer import (
-    CHUNK,
-    SMALL_K,
     copy_vector,
     gradient_chunk_steps,
     hidden_grads,
-    input_bias,
     input_grads,
     n_active,
-    project,
-    project_step,
-    transposed,
+    packed_weights,
 )
 from ._math import sigmoid, tanh
 
@@ -33,25 +28,23 @@ HAS_DN_IN = False
 
 
 @njit(**HELPER_OPTIONS)
-def _activate(gx, hh, activation, h):
-    """h = act(gx + hh) elementwise; one loop per activation, so each vectorizes.
+def _activate(pre, activation, h):
+    """h = act(pre) elementwise; one loop per activation, so each vectorizes.
 
     The network's rows of a step are contiguous, so the kernels pass all of them
-    as one flat block: one long loop, not one short loop per sequence. The input
-    and hidden pre-activations are summed in the same loop: a pass of its own
-    over the block took a fifth of a tiny RNN's forward (H = 16, 2000 sequences).
+    as one flat block: one long loop, not one short loop per sequence.
     """
     zero = h.dtype.type(0)
     if activation == 0:
         for j in range(h.shape[0]):
-            h[j] = tanh(gx[j] + hh[j])
+            h[j] = tanh(pre[j])
     elif activation == 1:
         for j in range(h.shape[0]):
-            v = gx[j] + hh[j]
+            v = pre[j]
             h[j] = v if v > zero else zero
     else:
         for j in range(h.shape[0]):
-            h[j] = sigmoid(gx[j] + hh[j])
+            h[j] = sigmoid(pre[j])
 
 
 @njit(**JIT_OPTIONS)
@@ -60,47 +53,30 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     ``extra`` are not used."""
     n_steps, batch = x.shape[0], x.shape[1]
     hidden = w_hh.shape[1]
-    bias = input_bias(b_ih, b_hh, b_hh.shape[0])
     carry = state.shape[0] > 0  # else every sequence starts from a zero state
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h = hs.shape[0]
-    small = x.shape[2] <= SMALL_K  # project the input step by step (project_step)
-    chunk = 1 if small else max(1, min(n_steps, CHUNK))
-    # W_ih as the input projection takes it: w_ih.T, contiguous for project_step
-    # or packed for the products (see _gemm); the other one is left empty
-    w_t = transposed(w_ih) if small else np.empty((0, 0), x.dtype)
-    w_ih_t = np.empty(0, x.dtype) if small else packed(w_ih.T[:, :])
-    w_hh_t = packed(w_hh.T[:, :])
-    gbuf = np.empty((chunk, batch, hidden), x.dtype)  # input projections of a chunk
-    hh = np.empty((batch, hidden), x.dtype)
-    for s0 in range(0, n_steps, chunk):
-        s1 = min(s0 + chunk, n_steps)
-        t_lo = n_steps - s1 if reverse else s0
-        if not small:
-            project(x, w_ih_t, bias, t_lo, s1 - s0, gbuf)
-        for s in range(s0, s1):
-            t = n_steps - 1 - s if reverse else s
-            tp = t + 1 if reverse else t - 1  # the step before t in the pass
-            first = not 0 <= tp < n_steps
-            n = n_active(lengths, t)
-            if small:
-                project_step(x[t], w_t, bias, n, gbuf[0])
-            gx, h = gbuf[t - t_lo], hs[t % ring_h]
-            # hs is zero at padded steps, so for reverse=True a sequence starts
-            # from a zero state at its own last step.
-            if first and not carry:  # no state yet: h_{t-1} = 0
-                hh[:n] = 0  # exactly, whatever W_hh holds
-            elif n > 0:
-                hp = state[0] if first else hs[tp % ring_h]
-                matmul(hp[:n], w_hh_t, hh[:n])
-            m = n * hidden
-            # one call site, so the kernel holds one copy of the activation loops
-            _activate(gx[:n].reshape(m), hh[:n].reshape(m), activation, h[:n].reshape(m))
-            if carry:  # the state of the sequences ending at step t
-                for b in range(n_active(lengths, t + 1), n):
-                    for j in range(hidden):
-                        state[0, b, j] = h[b, j]
-            h[n:] = 0
+    w_ih_t, w_hh_t, bias = packed_weights(w_ih, w_hh, b_ih, b_hh, b_hh.shape[0])
+    pre = np.empty((batch, hidden), x.dtype)
+    no_state = np.empty((batch, 0), x.dtype)  # h_{t-1} where a pass starts from zero
+    for s in range(n_steps):
+        t = n_steps - 1 - s if reverse else s
+        tp = t + 1 if reverse else t - 1  # the step before t in the pass
+        first = not 0 <= tp < n_steps
+        n = n_active(lengths, t)
+        h = hs[t % ring_h]
+        # hs is zero at padded steps, so for reverse=True a sequence starts from a
+        # zero state at its own last step.
+        hp = no_state if first and not carry else (state[0] if first else hs[tp % ring_h])
+        product(((x[t][:n], w_ih_t), (hp[:n], w_hh_t)), bias, pre[:n])
+        m = n * hidden
+        # one call site, so the kernel holds one copy of the activation loops
+        _activate(pre[:n].reshape(m), activation, h[:n].reshape(m))
+        if carry:  # the state of the sequences ending at step t
+            for b in range(n_active(lengths, t + 1), n):
+                for j in range(hidden):
+                    state[0, b, j] = h[b, j]
+        h[n:] = 0
 
 
 @njit(**HELPER_OPTIONS)
