@@ -159,13 +159,27 @@ def _check_batch(X, lengths, arch):
     return lengths.astype(np.int64, copy=False)
 
 
+def _evenly_spaced(rows):
+    """``rows`` as a slice when they are evenly spaced and increasing (a shard of a
+    batch of equal lengths, which keeps its order), else ``rows`` itself: indexing
+    with the slice makes a view, where an index array copies (the copy of a
+    tiny RNN's shard, 2000 x 24 steps, took half the time of the rest of its
+    reordering)."""
+    if len(rows) < 2:
+        return rows
+    step = int(rows[1] - rows[0])
+    if step < 1 or not (np.diff(rows) == step).all():
+        return rows
+    return slice(int(rows[0]), int(rows[-1]) + 1, step)
+
+
 def _time_major(X, rows, lengths, start=0, stop=None):
     """Time-major copy of steps ``start:stop`` of the sequences ``rows`` of X, zero at padding.
 
     ``rows`` are sorted by decreasing length; ``stop`` defaults to the longest.
     """
     stop = int(lengths[0]) if stop is None else stop
-    x = np.ascontiguousarray(X[rows, start:stop].transpose(1, 0, 2))
+    x = np.ascontiguousarray(X[_evenly_spaced(rows), start:stop].transpose(1, 0, 2))
     if len(lengths) and lengths.min() < stop:  # else no padding in these steps
         x[np.arange(start, stop)[:, None] >= lengths[None, :]] = 0
     return x
@@ -345,6 +359,8 @@ class _Run:
 
 def _sort(lengths):
     """Order of the sequences by decreasing length (stable), and the sorted lengths."""
+    if len(lengths) and lengths.min() == lengths.max():  # equal lengths: as they are
+        return np.arange(len(lengths)), np.ascontiguousarray(lengths)
     order = np.argsort(-lengths, kind="stable")
     return order, np.ascontiguousarray(lengths[order])
 
@@ -420,8 +436,11 @@ def _infer_streaming(params, arch, X, rows, lengths):
     for start in range(0, n_steps, _PREDICT_STEPS):
         stop = min(start + _PREDICT_STEPS, n_steps)
         layer_input = _time_major(X, rows, lengths, start, stop)
-        # sequences that ended before this chunk have length 0 in it: they keep their state
-        chunk_lengths = np.clip(lengths - start, 0, stop - start)
+        # sequences that ended before this chunk have length 0 in it: they keep their
+        # state (a single chunk holds every step of every sequence)
+        chunk_lengths = lengths
+        if start > 0 or stop < n_steps:
+            chunk_lengths = np.minimum(np.maximum(lengths - start, 0), stop - start)
         for layer, hidden in enumerate(arch.hidden_sizes):
             ring = ring_top and layer == n_layers - 1
             hs = outputs[layer] if ring else outputs[layer][: stop - start]
@@ -508,7 +527,7 @@ def predict_logits(params, arch, X, lengths, batch_size=None):
 
         results = map_shards(infer_shard, shards)
         for pos, result in zip(shards, results, strict=True):
-            logits[rows[pos]] = result
+            logits[_evenly_spaced(rows[pos])] = result
     return logits
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 
 from sklearn_rnn._network import Architecture, init_parameters, loss_and_gradients, predict_logits
 
@@ -357,3 +358,42 @@ def test_no_penalty_means_no_overflow():
     loss, grads = loss_and_gradients(params, arch, X, lengths, Y, "squared_error", alpha=0.0)
     assert np.isfinite(loss)
     assert all(np.all(np.isfinite(g)) for g in grads.values())
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([], None),
+        ([4], None),
+        ([0, 1, 2, 3], slice(0, 4, 1)),
+        ([1, 3, 5], slice(1, 6, 2)),
+        ([5, 3, 1], None),  # decreasing: the index array keeps the order
+        ([0, 2, 3], None),  # uneven
+        ([2, 2], None),
+    ],
+)
+def test_evenly_spaced_rows_become_a_slice(rows, expected):
+    """Evenly spaced increasing rows index as a slice (a view), picking the same
+    rows in the same order; anything else stays an index array."""
+    from sklearn_rnn._network import _evenly_spaced
+
+    rows = np.array(rows, dtype=np.int64)
+    got = _evenly_spaced(rows)
+    if expected is None:
+        assert got is rows
+    else:
+        assert got == expected
+        assert_array_equal(np.arange(10)[got], rows)
+
+
+def test_sort_keeps_the_order_of_equal_lengths():
+    """Equal lengths keep their order (what the stable sort gives), unequal ones sort
+    by decreasing length, ties in their order."""
+    from sklearn_rnn._network import _sort
+
+    order, sorted_lengths = _sort(np.full(5, 7, np.int64))
+    assert_array_equal(order, np.arange(5))
+    assert_array_equal(sorted_lengths, [7] * 5)
+    order, sorted_lengths = _sort(np.array([2, 5, 2, 7], np.int64))
+    assert_array_equal(order, [3, 1, 0, 2])
+    assert_array_equal(sorted_lengths, [7, 5, 2, 2])
