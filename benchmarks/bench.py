@@ -127,9 +127,8 @@ def epoch_products(cell, n, steps, features, hidden, layers, batch, threads, ite
     @ W_hh.T after the first step), the backward d @ W_hh of every step but the
     first; and per chunk of ``gradient_chunk`` steps of the backward, dW_hh (over
     the chunk's steps that have a previous one), dW_ih, and dx above the first
-    layer. Each entry: how
-    many such products the epoch makes, the shapes of a and b, and whether the
-    product is a.T @ b.
+    layer. Each entry: how many such products the epoch makes, the shapes of a
+    and b, and whether the product is a.T @ b.
     """
     from sklearn_rnn._cells._layer import gradient_chunk
     from sklearn_rnn._parallel import n_shards

@@ -162,9 +162,9 @@ def _check_batch(X, lengths, arch):
 def _evenly_spaced(rows):
     """``rows`` as a slice when they are evenly spaced and increasing (a shard of a
     batch of equal lengths, which keeps its order), else ``rows`` itself: indexing
-    with the slice makes a view, where an index array copies (the copy of a
-    tiny RNN's shard, 2000 x 24 steps, took half the time of the rest of its
-    reordering)."""
+    with the slice makes a view, where an index array copies (the time-major copy
+    of a tiny RNN's shard, 2000 sequences x 24 steps, took 32 us through the
+    slice, 58 us through the index array)."""
     if len(rows) < 2:
         return rows
     step = int(rows[1] - rows[0])

@@ -55,11 +55,12 @@ dhs, dx, dw_ih, dw_hh, db_ih, db_hh, dg, dn_in)``
 What the cells share lives beside them: ``_math`` (exp, tanh and sigmoid written
 to vectorize), ``_gemm`` (the products with the weights, packed once per pass) and
 ``_layer`` (active sequences, the weights packed for the forward, the parameter
-gradients summed over a chunk of steps). Numba's cache would not notice a change there on its own;
-``_config.KernelCacheLocator`` makes every kernel's cache depend on all the files
-of this package and on ``_config.py``. ``forward`` and ``backward``, the kernels
-Python calls, load from the cache through ``_config.KernelCache``, which skips the
-setup of Numba's compiler that loaded code does not need.
+gradients summed over a chunk of steps). Numba's cache would not notice a change
+there on its own; ``_config.KernelCacheLocator`` makes every kernel's cache
+depend on all the files of this package and on ``_config.py``. ``forward`` and
+``backward``, the kernels Python calls, load from the cache through
+``_config.KernelCache``, which skips the setup of Numba's compiler that loaded
+code does not need.
 
 Conventions shared by all kernels (the caller, ``_network``, validates them;
 kernels do not check):
