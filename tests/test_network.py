@@ -369,6 +369,7 @@ def test_no_penalty_means_no_overflow():
         ([1, 3, 5], slice(1, 6, 2)),
         ([5, 3, 1], None),  # decreasing: the index array keeps the order
         ([0, 2, 3], None),  # uneven
+        ([0, 1, 3, 3], None),  # the ends of an even range, uneven inside
         ([2, 2], None),
     ],
 )
