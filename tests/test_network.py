@@ -373,11 +373,14 @@ def test_no_penalty_means_no_overflow():
         ([2, 2], None),
     ],
 )
-def test_evenly_spaced_rows_become_a_slice(rows, expected):
+def test_evenly_spaced_rows_become_a_slice(rows, expected, monkeypatch):
     """Evenly spaced increasing rows index as a slice (a view), picking the same
-    rows in the same order; anything else stays an index array."""
+    rows in the same order; anything else stays an index array. (Checked here on
+    few rows; the package checks only many, see _SLICE_MIN_ROWS.)"""
+    from sklearn_rnn import _network
     from sklearn_rnn._network import _evenly_spaced
 
+    monkeypatch.setattr(_network, "_SLICE_MIN_ROWS", 0)
     rows = np.array(rows, dtype=np.int64)
     got = _evenly_spaced(rows)
     if expected is None:
@@ -385,6 +388,15 @@ def test_evenly_spaced_rows_become_a_slice(rows, expected):
     else:
         assert got == expected
         assert_array_equal(np.arange(10)[got], rows)
+
+
+def test_few_rows_stay_an_index_array():
+    """Below _SLICE_MIN_ROWS rows, even spacing is not looked for (the copy is cheap)."""
+    from sklearn_rnn._network import _SLICE_MIN_ROWS, _evenly_spaced
+
+    few = np.arange(_SLICE_MIN_ROWS - 1)
+    assert _evenly_spaced(few) is few
+    assert _evenly_spaced(np.arange(_SLICE_MIN_ROWS)) == slice(0, _SLICE_MIN_ROWS, 1)
 
 
 def test_sort_keeps_the_order_of_equal_lengths():
