@@ -40,6 +40,19 @@ def n_active(lengths, t):
 
 
 @njit(**HELPER_OPTIONS)
+def forward_step(s, n_steps, reverse, lengths):
+    """The s-th step of a forward pass: ``(t, tp, first, n)``.
+
+    t is its time step (the pass runs back in time if ``reverse``), tp the step
+    before it in the pass, ``first`` whether there is none (tp outside the
+    sequence), n the number of sequences still running at t.
+    """
+    t = n_steps - 1 - s if reverse else s
+    tp = t + 1 if reverse else t - 1
+    return t, tp, not 0 <= tp < n_steps, n_active(lengths, t)
+
+
+@njit(**HELPER_OPTIONS)
 def input_bias(b_ih, b_hh, n_summed):
     """The bias the input projection adds: ``b_ih`` plus the first ``n_summed``
     entries of ``b_hh`` (a new array). All of them for the RNN and the LSTM; the

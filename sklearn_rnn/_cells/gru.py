@@ -16,6 +16,7 @@ from numba import njit
 from .._config import HELPER_OPTIONS, JIT_OPTIONS, assume_no_alias
 from ._gemm import matmul, packed, product
 from ._layer import (
+    forward_step,
     gradient_chunk_steps,
     hidden_grads,
     input_grads,
@@ -69,10 +70,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     no_state = np.empty((batch, 0), x.dtype)  # h_{t-1} where a pass starts from zero
     zero_state = np.zeros((0 if carry else batch, hidden), x.dtype)
     for s in range(n_steps):
-        t = n_steps - 1 - s if reverse else s
-        tp = t + 1 if reverse else t - 1  # the step before t in the pass
-        first = not 0 <= tp < n_steps
-        n = n_active(lengths, t)
+        t, tp, first, n = forward_step(s, n_steps, reverse, lengths)
         h, g, e = hs[t % ring_h], gates[t % ring_g], extra[t % ring_e]
         # hs is zero at padded steps, so for reverse=True a sequence starts
         # from a zero state at its own last step.
