@@ -23,7 +23,7 @@ from ._layer import (
     n_active,
     packed_weights,
 )
-from ._math import fma, sigmoid, tanh
+from ._math import fma, sigmoid, tanh, wide_vectors
 
 N_GATES = 3
 HAS_GATES = True
@@ -39,6 +39,7 @@ def _cell_train(gx, hh, b_hn, h_prev, h, g, e, n):
     b_hr and b_iz + b_hz included, b_in too), hh = W_h* h_{t-1} (rows of 3H). The
     rows' loop is here, not in the kernel: a call per row cost more than the gate
     math of a short row (see the LSTM's ``_cell_train``)."""
+    wide_vectors()
     hidden = h.shape[1]
     for b in range(n):
         gxb, hhb, hpb, hb, gb, eb = gx[b], hh[b], h_prev[b], h[b], g[b], e[b]

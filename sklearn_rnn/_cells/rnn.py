@@ -19,7 +19,7 @@ from ._layer import (
     n_active,
     packed_weights,
 )
-from ._math import sigmoid, tanh
+from ._math import sigmoid, tanh, wide_vectors
 
 N_GATES = 1
 HAS_GATES = False
@@ -35,6 +35,7 @@ def _activate(pre, activation, h):
     The network's rows of a step are contiguous, so the kernels pass all of them
     as one flat block: one long loop, not one short loop per sequence.
     """
+    wide_vectors()
     zero = h.dtype.type(0)
     if activation == 0:
         for j in range(h.shape[0]):
