@@ -65,6 +65,11 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
     def _hidden_sizes(self):
         """``hidden_layer_sizes`` as a tuple of ints; ValueError unless all are positive ints."""
         sizes = self.hidden_layer_sizes
+        # the usual forms first, without numpy: every predict asks
+        if type(sizes) is int and sizes >= 1:
+            return (sizes,)
+        if type(sizes) is tuple and sizes and all(type(s) is int and s >= 1 for s in sizes):
+            return sizes
         sizes = [sizes] if np.ndim(sizes) == 0 else list(np.asarray(sizes, dtype=object).ravel())
         ints = all(isinstance(s, Integral) and not isinstance(s, (bool, np.bool_)) for s in sizes)
         if not sizes or np.ndim(self.hidden_layer_sizes) > 1 or not ints or min(sizes) < 1:
@@ -112,7 +117,8 @@ class BaseRecurrent(BaseEstimator, metaclass=ABCMeta):
 
     def _validated(self, X):
         """X validated against the fitted model, as (data, lengths)."""
-        check_is_fitted(self)
+        if not hasattr(self, "weights_"):  # scikit-learn's check costs 15-80 us a call
+            check_is_fitted(self)
         return validate_sequences(self, X, reset=False)
 
     def _forward_X(self, X):

@@ -104,17 +104,42 @@ def map_shards(function, items):
 
 
 def blas_limits():
-    """Context manager that runs BLAS on one thread (threadpoolctl).
+    """Context manager that runs BLAS on one thread, then gives each library back
+    the threads it had.
 
     The per-step products are small; OpenBLAS's threads cost more than they give
     there, and on a busy machine (a parallel search) they spin against each
     other. threadpoolctl's search for the loaded libraries costs milliseconds,
     so it is done once; SciPy's BLAS, the one the kernels call, is loaded first.
+    Each call then only asks and sets the libraries' thread counts (3 us, where
+    threadpoolctl's ``limit``, which also reads every library's version and
+    architecture, took 21 us: a predict calls this once).
     """
     global _blas
     if _blas is None:
         import scipy.linalg.cython_blas  # noqa: F401  (the kernels' BLAS)
         from threadpoolctl import ThreadpoolController
 
-        _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
+        _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _OneThread(_blas)
+
+
+class _OneThread:
+    """Context manager: the given threadpoolctl library controllers on one thread."""
+
+    def __init__(self, libraries):
+        self._libraries = libraries
+        self._restore = []
+
+    def __enter__(self):
+        for library in self._libraries:
+            threads = library.get_num_threads()
+            if threads not in (1, None):  # None: the library cannot tell
+                self._restore.append((library, threads))
+                library.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc_info):
+        for library, threads in reversed(self._restore):
+            library.set_num_threads(threads)
+        self._restore = []

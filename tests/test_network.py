@@ -397,6 +397,8 @@ def test_few_rows_stay_an_index_array():
     few = np.arange(_SLICE_MIN_ROWS - 1)
     assert _evenly_spaced(few) is few
     assert _evenly_spaced(np.arange(_SLICE_MIN_ROWS)) == slice(0, _SLICE_MIN_ROWS, 1)
+    rows = slice(3, 9, 2)  # already a slice: as it is
+    assert _evenly_spaced(rows) is rows
 
 
 def test_sort_keeps_the_order_of_equal_lengths():

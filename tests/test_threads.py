@@ -148,6 +148,40 @@ def _worker_threads():
     return _parallel.n_threads()
 
 
+@needs_two_threads
+def test_blas_runs_on_one_thread_in_fit_and_predict_and_gets_its_threads_back(monkeypatch):
+    """Inside fit and predict every BLAS library has one thread (its threads would
+    spin against the shards'); after them, each has the count it had before."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import sklearn_rnn._base
+
+    def blas_threads():
+        return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    seen = []
+    for name in ("loss_and_gradients", "predict_logits"):
+        original = getattr(sklearn_rnn._base, name)
+
+        def recording(*args, original=original, **kwargs):
+            seen.append(blas_threads())
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(sklearn_rnn._base, name, recording)
+    X, _, y = _ragged(n=40)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = LSTMClassifier(hidden_layer_sizes=4, max_iter=2, random_state=0).fit(X, y)
+        model.predict(X)
+        assert blas_threads() == before
+    assert before
+    assert set(before) == {2}
+    assert len(seen) > 2
+    assert all(set(threads) == {1} for threads in seen)
+
+
 def test_joblib_workers_get_their_share_of_the_cores():
     """loky workers see NUMBA_NUM_THREADS = cores // n_jobs: a search never oversubscribes."""
     shares = Parallel(n_jobs=2, backend="loky")(delayed(_worker_threads)() for _ in range(2))
