@@ -70,6 +70,41 @@ def test_map_shards_keeps_order_and_uses_the_threads(threads):
         assert _parallel.map_shards(meet, range(4)) == [0, 1, 2, 3]
 
 
+@needs_two_threads
+def test_a_slow_thread_takes_fewer_shards(threads):
+    """A thread takes the next shard when it is done with one: a thread on a slower
+    CPU does less of the work instead of holding up the others."""
+    import time
+
+    caller = threading.current_thread().name
+    names = []
+
+    def work(i):
+        names.append(threading.current_thread().name)
+        time.sleep(0.3 if threading.current_thread().name == caller else 0.01)
+        return i
+
+    threads(2)
+    assert _parallel.map_shards(work, range(8)) == list(range(8))
+    assert names.count(caller) == 1  # 0.3 s, in which the other thread did the 7 others
+
+
+@needs_two_threads
+def test_an_error_in_a_shard_raises_after_every_shard_ended(threads):
+    ended = []
+
+    def work(i):
+        if i == 3:
+            raise ArithmeticError("shard 3")
+        ended.append(i)
+        return i
+
+    threads(2)
+    with pytest.raises(ArithmeticError, match="shard 3"):
+        _parallel.map_shards(work, range(6))
+    assert sorted(ended) == [0, 1, 2, 4, 5]  # the other thread took the rest
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_sharded_batch_equals_one_piece(cell, monkeypatch):
     """Shards change only the rounding: loss and gradients agree with the unsharded batch."""
@@ -103,6 +138,7 @@ def test_shard_without_weight(monkeypatch, loss):
     weight = np.tile([2.0, 0.0], 64)  # shards interleave: shard 1 gets every zero
     arch = Architecture(cell="gru", n_features=3, hidden_sizes=(4,), n_outputs=1)
     params = init_parameters(arch, rng, np.float64)
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 2)
     assert _parallel.n_shards(128) == 2
     both = loss_and_gradients(params, arch, X, lengths, Y, loss, sample_weight=weight)
     monkeypatch.setattr(_parallel, "MAX_SHARDS", 1)
