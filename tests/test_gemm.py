@@ -181,6 +181,15 @@ def test_nothing_outside_the_arrays_is_touched():
     mask = np.ones(frame.shape, bool)
     mask[2:9, 3:13] = False
     assert np.all(frame[mask] == -7.0)
+    # C-contiguous rows of a larger array, in whole tiles (stored straight into out)
+    # and a last partial one: the rows around them untouched
+    for N, rows in ((64, 12), (64, 13), (16, 24), (16, 25)):
+        a, w, b = _problem(8, N, rows, np.float32, False, seed=6)
+        frame = np.full((rows + 4, N), -7.0, np.float32)
+        _matmul(a, _packed(w, False), frame[2 : rows + 2])
+        assert_allclose(frame[2 : rows + 2], a @ b, rtol=1e-5, atol=1e-5)
+        assert np.all(frame[:2] == -7.0)
+        assert np.all(frame[rows + 2 :] == -7.0)
 
 
 def test_non_finite_values_propagate():

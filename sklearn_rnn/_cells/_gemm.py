@@ -210,18 +210,21 @@ def _tile_typing(n_vectors, tile_rows, terms, bias, i0, n_rows, p, out):
                     for v in range(n_vectors):
                         total = builder.call(fma, [x, b[v], builder.load(acc[r][v])])
                         builder.store(total, acc[r][v])
-        # through a buffer on the stack, then the rows and columns that out has
-        tile = cgutils.alloca_once(builder, scalar, size=tile_rows * width)
-        for r in range(tile_rows):
-            for v in range(n_vectors):
-                where = builder.gep(tile, [const(r * width + v * lanes)])
-                builder.store(
-                    builder.load(acc[r][v]), builder.bitcast(where, vector_ptr), align=itemsize
-                )
         n_copy = builder.sub(n_cols, j0_val)
         n_copy = builder.select(
             builder.icmp_signed("<", n_copy, const(width)), n_copy, const(width)
         )
+        # a tile of every row and column goes straight to out; any other through a
+        # buffer on the stack, then the rows and columns that out has
+        tile = cgutils.alloca_once(builder, scalar, size=tile_rows * width)
+
+        def to_buffer():
+            for r in range(tile_rows):
+                for v in range(n_vectors):
+                    where = builder.gep(tile, [const(r * width + v * lanes)])
+                    builder.store(
+                        builder.load(acc[r][v]), builder.bitcast(where, vector_ptr), align=itemsize
+                    )
 
         def copy_columns():  # element by element: any strides, any number of columns
             with cgutils.for_range(builder, rows_val) as rows:
@@ -235,23 +238,35 @@ def _tile_typing(n_vectors, tile_rows, terms, bias, i0, n_rows, p, out):
                     builder.store(value, builder.gep(o_arr.data, [where]))
 
         if out_type.layout != "C":
+            to_buffer()
             copy_columns()
             return context.get_dummy_value()
+
+        def store_row(r, vector_of):  # the panel's columns of row i0 + r of out
+            target = builder.add(builder.mul(builder.add(i0_val, r), o_row), j0_val)
+            for v in range(n_vectors):
+                where = builder.gep(o_arr.data, [builder.add(target, const(v * lanes))])
+                builder.store(vector_of(v), builder.bitcast(where, vector_ptr), align=itemsize)
+
         whole = builder.icmp_signed("==", n_copy, const(width))
-        with builder.if_else(whole) as (whole_panel, part_panel):
-            with whole_panel, cgutils.for_range(builder, rows_val) as rows:  # whole vectors
-                r = rows.index
-                target = builder.add(builder.mul(builder.add(i0_val, r), o_row), j0_val)
-                for v in range(n_vectors):
-                    source = builder.gep(
-                        tile, [builder.add(builder.mul(r, const(width)), const(v * lanes))]
-                    )
-                    where = builder.gep(o_arr.data, [builder.add(target, const(v * lanes))])
-                    builder.store(
-                        load_vector(source), builder.bitcast(where, vector_ptr), align=itemsize
-                    )
-            with part_panel:
-                copy_columns()
+        full = builder.and_(whole, builder.icmp_signed("==", rows_val, const(tile_rows)))
+        with builder.if_else(full) as (full_tile, part_tile):
+            with full_tile:  # the accumulators themselves: no trip through memory
+                for r in range(tile_rows):
+                    store_row(const(r), lambda v, r=r: builder.load(acc[r][v]))
+            with part_tile:
+                to_buffer()
+                with builder.if_else(whole) as (whole_panel, part_panel):
+                    with whole_panel, cgutils.for_range(builder, rows_val) as rows:
+                        r = rows.index
+
+                        def from_buffer(v, r=r):
+                            offset = builder.add(builder.mul(r, const(width)), const(v * lanes))
+                            return load_vector(builder.gep(tile, [offset]))
+
+                        store_row(r, from_buffer)
+                    with part_panel:
+                        copy_columns()
         return context.get_dummy_value()
 
     return types.void(terms, bias, i0, n_rows, p, out), codegen
