@@ -98,8 +98,8 @@ def wide_vectors(typingctx):
 
     Results change by rounding only, and only the LSTM's float32 h: LLVM rounds its
     ``o * tanh(c)`` differently in the vector loop and in the scalar remainder (the
-    fast-math flags let it reorder the operations), and
-    which units of a row fall in the remainder depends on the vector's width.
+    fast-math flags let it reorder the operations), and which units of a row fall
+    in the remainder depends on the vector's width.
     """
 
     def codegen(context, builder, signature, args):
