@@ -20,7 +20,7 @@ import numpy as np
 from ._cells import ACTIVATION_CODES, CELLS
 from ._cells._layer import gradient_chunk
 from ._loss import loss_and_gradient
-from ._parallel import map_shards, n_shards
+from ._parallel import MIN_ROWS, map_shards, n_shards
 from ._subnormals import subnormals_flushed
 
 POOLINGS = ("last", "mean", "max")
@@ -416,6 +416,47 @@ def _predict_rows(arch, n_steps):
     return max(1, _PREDICT_BUDGET // per_row)
 
 
+#: Multiply-adds of a chunk of predict below which it is not split further:
+#: a few tenths of a millisecond on one core, against tens of microseconds of
+#: Python a chunk (the tiny RNN's predict, 4,000 x 24 steps of 16 units, stays in two).
+_MIN_CHUNK_WORK = 2 * 10**7
+
+
+def _predict_chunks(arch, lengths):
+    """The chunks predict runs a part in, each one task for a thread: ``(lo, hi)``
+    ranges of its sequences, sorted by decreasing ``lengths``.
+
+    :func:`n_shards` chunks of equal work, as fit's shards. When the part is
+    big enough, those hold two thirds of the work only, and one chunk more
+    than them shares the last third: the thread that finishes first takes the
+    next chunk, so a thread on a slower CPU takes fewer (virtual machines'
+    CPUs, or a laptop's efficiency cores, can run at half the speed of the
+    others; with halves, the other thread waits for it). Fit cannot do this, as
+    its shards set how its gradients are summed. The chunks depend on the
+    sizes and the machine's CPUs only, not the thread count.
+    """
+    n = len(lengths)
+    shards = n_shards(n)
+    if shards == 1:
+        return [(0, n)]
+    # the work of a sequence-step: each layer's product and gate math
+    width = arch.n_features
+    step_work = 0
+    for hidden in arch.hidden_sizes:
+        step_work += CELLS[arch.cell].N_GATES * hidden * (width + hidden)
+        width = hidden * len(arch.directions)
+    steps = np.cumsum(lengths)  # steps[i]: the steps of sequences 0 to i
+    tail = shards + 1
+    if n // (3 * tail) >= MIN_ROWS and step_work * int(steps[-1]) // (3 * tail) >= _MIN_CHUNK_WORK:
+        ends = [2 * k / (3 * shards) for k in range(1, shards + 1)]
+        ends += [2 / 3 + k / (3 * tail) for k in range(1, tail + 1)]
+    else:
+        ends = [k / shards for k in range(1, shards + 1)]
+    # each chunk ends with the first sequence that brings the steps to its share
+    cuts = [0, *(np.searchsorted(steps, np.array(ends[:-1]) * steps[-1]) + 1).tolist(), n]
+    return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
+
+
 def _forward_buffers(workspace, cell, batch, hidden, dtype):
     """Ring buffers for the ``gates`` and ``extra`` of one forward call at predict time,
     which needs neither beyond the step after (see :mod:`._cells`)."""
@@ -536,8 +577,8 @@ def predict_logits(params, arch, X, lengths, batch_size=None):
         order, lengths_sorted = _sort(lengths[start : start + batch_size])
         # each shard's rows of X and lengths, made once: its results go back there
         shards = [
-            (_evenly_spaced(order[pos] + start), lengths_sorted[pos])
-            for pos in _shard_positions(len(order))
+            (_evenly_spaced(order[lo:hi] + start), lengths_sorted[lo:hi])
+            for lo, hi in _predict_chunks(arch, lengths_sorted)
         ]
 
         def infer_shard(shard):

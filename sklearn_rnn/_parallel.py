@@ -13,7 +13,10 @@ Results do not depend on the thread count: a batch is split into shards by its
 size and the machine's number of CPUs alone (:func:`n_shards`), each shard is
 computed the same way whichever thread runs it, and the shards' gradients are
 summed in a fixed order. One thread computes the same numbers, bit for bit, as
-many. (As with any BLAS, another machine may round differently.)
+many. (As with any BLAS, another machine may round differently.) Predict, whose
+sequences are computed each alone, splits a big part into more chunks than
+threads, so that a thread on a slower CPU takes fewer
+(``_network._predict_chunks``).
 """
 
 import itertools

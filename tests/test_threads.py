@@ -126,6 +126,68 @@ def test_sharded_batch_equals_one_piece(cell, monkeypatch):
     assert_allclose(predict_logits(params, arch, X, lengths), logits, rtol=1e-12)
 
 
+def test_predict_chunks(monkeypatch):
+    """Predict's chunks cover the sorted sequences in order, each a range. A part
+    of little work runs in fit's shards of equal steps; a big one in those with
+    two thirds of the steps, then one chunk more sharing the last third. The
+    thread count plays no part."""
+    arch = Architecture(cell="lstm", n_features=1, hidden_sizes=(32,), n_outputs=1)
+    lengths = np.sort(np.random.RandomState(0).randint(1, 60, size=4000))[::-1]
+
+    def covers(chunks, n):
+        assert chunks[0][0] == 0
+        assert chunks[-1][1] == n
+        assert all(hi > lo for lo, hi in chunks)
+        assert all(a[1] == b[0] for a, b in zip(chunks[:-1], chunks[1:], strict=True))
+
+    def shares(chunks):  # each chunk's share of the steps
+        return np.array([lengths[lo:hi].sum() for lo, hi in chunks]) / lengths.sum()
+
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 2)
+    big = _network._predict_chunks(arch, lengths)  # 4000 x ~30 steps x 4224 MACs
+    covers(big, 4000)
+    assert_allclose(shares(big), [1 / 3, 1 / 3, 1 / 9, 1 / 9, 1 / 9], atol=0.001)
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 4)
+    assert_allclose(shares(_network._predict_chunks(arch, lengths)),
+                    [1 / 6] * 4 + [1 / 15] * 5, atol=0.001)  # fmt: skip
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 2)
+    monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 10**12)  # too little work
+    halves = _network._predict_chunks(arch, lengths)
+    covers(halves, 4000)
+    assert_allclose(shares(halves), [0.5, 0.5], atol=0.001)
+    monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 0)
+    assert len(_network._predict_chunks(arch, lengths[: 3 * 3 * 32])) == 5
+    assert len(_network._predict_chunks(arch, lengths[: 3 * 3 * 32 - 1])) == 2  # rows
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 1)
+    assert _network._predict_chunks(arch, lengths) == [(0, 4000)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_predict_chunks_change_no_prediction(cell, dtype, threads, monkeypatch):
+    """Each sequence's prediction is computed alone: predictions in two waves of
+    chunks, in fit's shards or in one piece, on one thread or two, are the same bits."""
+    X, lengths, _ = _ragged(n=400, dtype=dtype)
+    arch = Architecture(cell=cell, n_features=3, hidden_sizes=(5, 4), n_outputs=2)
+    params = init_parameters(arch, np.random.RandomState(0), dtype)
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 2)
+    monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 0)
+    order, lengths_sorted = _network._sort(lengths)
+    assert len(_network._predict_chunks(arch, lengths_sorted)) == 5
+    waves = [predict_logits(params, arch, X, lengths)]
+    if numba.config.NUMBA_NUM_THREADS >= 2:
+        threads(2)
+        waves.append(predict_logits(params, arch, X, lengths))
+        threads(1)
+        waves.append(predict_logits(params, arch, X, lengths))
+    monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 10**12)
+    shards = predict_logits(params, arch, X, lengths)
+    monkeypatch.setattr(_parallel, "MAX_SHARDS", 1)
+    whole = predict_logits(params, arch, X, lengths)
+    for logits in [*waves, shards]:
+        assert_array_equal(logits, whole)
+
+
 @pytest.mark.parametrize("loss", ["binary_log_loss", "squared_error"])
 def test_shard_without_weight(monkeypatch, loss):
     """A shard whose samples all weigh zero adds nothing: the batch's loss and
