@@ -439,12 +439,12 @@ def _predict_chunks(arch, lengths):
     shards = n_shards(n)
     if shards == 1:
         return [(0, n)]
-    # the work of a sequence-step: each layer's product and gate math
-    width = arch.n_features
+    # the multiply-adds of a sequence-step: every pass's products with its weights
+    width, passes = arch.n_features, len(arch.directions)
     step_work = 0
     for hidden in arch.hidden_sizes:
-        step_work += CELLS[arch.cell].N_GATES * hidden * (width + hidden)
-        width = hidden * len(arch.directions)
+        step_work += passes * CELLS[arch.cell].N_GATES * hidden * (width + hidden)
+        width = hidden * passes
     steps = np.cumsum(lengths)  # steps[i]: the steps of sequences 0 to i
     tail = shards + 1
     if n // (3 * tail) >= MIN_ROWS and step_work * int(steps[-1]) // (3 * tail) >= _MIN_CHUNK_WORK:
