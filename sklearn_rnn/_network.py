@@ -445,15 +445,21 @@ def _predict_chunks(arch, lengths):
     for hidden in arch.hidden_sizes:
         step_work += passes * CELLS[arch.cell].N_GATES * hidden * (width + hidden)
         width = hidden * passes
-    steps = np.cumsum(lengths)  # steps[i]: the steps of sequences 0 to i
+    equal = lengths[0] == lengths[-1]  # the usual case: no pass over the lengths
+    steps = None if equal else np.cumsum(lengths)  # steps[i]: those of sequences 0 to i
+    total = n * int(lengths[0]) if equal else int(steps[-1])
     tail = shards + 1
-    if n // (3 * tail) >= MIN_ROWS and step_work * int(steps[-1]) // (3 * tail) >= _MIN_CHUNK_WORK:
+    if n // (3 * tail) >= MIN_ROWS and step_work * total // (3 * tail) >= _MIN_CHUNK_WORK:
         ends = [2 * k / (3 * shards) for k in range(1, shards + 1)]
         ends += [2 / 3 + k / (3 * tail) for k in range(1, tail + 1)]
     else:
         ends = [k / shards for k in range(1, shards + 1)]
     # each chunk ends with the first sequence that brings the steps to its share
-    cuts = [0, *(np.searchsorted(steps, np.array(ends[:-1]) * steps[-1]) + 1).tolist(), n]
+    if equal:
+        inner = [math.ceil(end * n) for end in ends[:-1]]
+    else:
+        inner = (np.searchsorted(steps, np.array(ends[:-1]) * total) + 1).tolist()
+    cuts = [0, *inner, n]
     return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
 
 
@@ -575,9 +581,14 @@ def predict_logits(params, arch, X, lengths, batch_size=None):
     infer = _infer_whole if arch.bidirectional else _infer_streaming
     for start in range(0, X.shape[0], batch_size):
         order, lengths_sorted = _sort(lengths[start : start + batch_size])
-        # each shard's rows of X and lengths, made once: its results go back there
+        # each shard's rows of X and lengths, made once: its results go back there.
+        # Equal lengths keep their order (see _sort): a chunk is a range of rows.
+        in_order = lengths_sorted[0] == lengths_sorted[-1]
         shards = [
-            (_evenly_spaced(order[lo:hi] + start), lengths_sorted[lo:hi])
+            (
+                slice(start + lo, start + hi) if in_order else _evenly_spaced(order[lo:hi] + start),
+                lengths_sorted[lo:hi],
+            )
             for lo, hi in _predict_chunks(arch, lengths_sorted)
         ]
 

@@ -147,6 +147,10 @@ def test_predict_chunks(monkeypatch):
     big = _network._predict_chunks(arch, lengths)  # 4000 x ~30 steps x 4224 MACs
     covers(big, 4000)
     assert_allclose(shares(big), [1 / 3, 1 / 3, 1 / 9, 1 / 9, 1 / 9], atol=0.001)
+    equal = np.full(4000, 30)  # equal lengths: cut by rows, with no pass over them
+    assert _network._predict_chunks(arch, equal) == [
+        (0, 1334), (1334, 2667), (2667, 3112), (3112, 3556), (3556, 4000)
+    ]  # fmt: skip
     monkeypatch.setattr(_parallel, "MAX_SHARDS", 4)
     assert_allclose(shares(_network._predict_chunks(arch, lengths)),
                     [1 / 6] * 4 + [1 / 15] * 5, atol=0.001)  # fmt: skip
