@@ -586,7 +586,7 @@ def predict_logits(params, arch, X, lengths, batch_size=None):
         in_order = lengths_sorted[0] == lengths_sorted[-1]
         shards = [
             (
-                slice(start + lo, start + hi) if in_order else _evenly_spaced(order[lo:hi] + start),
+                slice(start + lo, start + hi) if in_order else order[lo:hi] + start,
                 lengths_sorted[lo:hi],
             )
             for lo, hi in _predict_chunks(arch, lengths_sorted)
