@@ -166,17 +166,21 @@ def test_predict_chunks(monkeypatch):
     assert _network._predict_chunks(arch, lengths) == [(0, 4000)]
 
 
+@pytest.mark.parametrize("ragged", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_predict_chunks_change_no_prediction(cell, dtype, threads, monkeypatch):
+def test_predict_chunks_change_no_prediction(cell, dtype, ragged, threads, monkeypatch):
     """Each sequence's prediction is computed alone: predictions in two waves of
-    chunks, in fit's shards or in one piece, on one thread or two, are the same bits."""
+    chunks, in fit's shards or in one piece, on one thread or two, are the same bits
+    (ragged lengths, and equal ones, whose chunks are slices of X's rows)."""
     X, lengths, _ = _ragged(n=400, dtype=dtype)
+    if not ragged:
+        X, lengths = np.nan_to_num(X), np.full(len(lengths), X.shape[1])
     arch = Architecture(cell=cell, n_features=3, hidden_sizes=(5, 4), n_outputs=2)
     params = init_parameters(arch, np.random.RandomState(0), dtype)
     monkeypatch.setattr(_parallel, "MAX_SHARDS", 2)
     monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 0)
-    order, lengths_sorted = _network._sort(lengths)
+    _, lengths_sorted = _network._sort(lengths)
     assert len(_network._predict_chunks(arch, lengths_sorted)) == 5
     waves = [predict_logits(params, arch, X, lengths)]
     if numba.config.NUMBA_NUM_THREADS >= 2:
