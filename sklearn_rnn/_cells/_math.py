@@ -24,8 +24,14 @@ from numba.extending import intrinsic, overload
 from .._config import HELPER_OPTIONS, JIT_OPTIONS
 
 _F32 = np.float32
-_ONE32, _HALF32 = _F32(1.0), _F32(0.5)
+_ONE32 = _F32(1.0)
 _EXP_HI, _EXP_LO = _F32(88.0), _F32(-87.0)
+# x log2(e) + 2**23 + 127, rounded to float32, is an integer k + 127 + 2**23 (its ulp
+# is 1), so its bits are 0x4B000000 + (k + 127): shifted left by 23, the exponent
+# bits of 2**k, the 0x4B000000 shifted out. One fma rounds x log2(e) to the nearest
+# integer and makes 2**k, with no floor and no float-to-int conversion (for NaN,
+# 2**k is 0 and y is NaN). |k| <= 127 in the clamped range.
+_EXP_SHIFT = _F32(2**23 + 127)
 _LOG2E = _F32(1.44269504088896341)
 # ln 2 in two parts: k * _LN2_A32 is exact for |k| < 2**15
 _LN2_A32, _LN2_B32 = _F32(0.693359375), _F32(-2.12194440e-4)
@@ -44,9 +50,9 @@ _EXP64_HI, _EXP64_LO = 709.0, -708.0
 _LOG2E_64 = 1.4426950408889634
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 _EXP64_P = tuple(1.0 / math.factorial(n) for n in range(13, 1, -1))  # 1/13!, ..., 1/2!
-# k + 2**52 + 1023 has the bits 0x4330000000000000 + (k + 1023): an exact way to
-# get k + 1023 as an integer from a float k, with no float-to-int conversion.
-_EXP64_SHIFT, _EXP64_SHIFT_BITS = 4503599627371519.0, 0x4330000000000000
+# as _EXP_SHIFT: x log2(e) + 2**52 + 1023 rounds to k + 1023 + 2**52, whose bits
+# shifted left by 52 are those of 2**k
+_EXP64_SHIFT = 4503599627371519.0
 _TANH64_P = (-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3)
 _TANH64_Q = (1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3)
 
@@ -55,9 +61,9 @@ _MATH_OPTIONS = {k: JIT_OPTIONS[k] for k in ("fastmath", "error_model")}
 
 @intrinsic
 def _bitcast(typingctx, value):
-    """Reinterpret the bits of an int32 as a float32, of a float64 as an int64 and back."""
-    target = {types.int32: types.float32, types.float64: types.int64,
-              types.int64: types.float64}.get(value)  # fmt: skip
+    """Reinterpret the bits of a float32 as an int32, of a float64 as an int64 and back."""
+    target = {types.float32: types.int32, types.int32: types.float32,
+              types.float64: types.int64, types.int64: types.float64}.get(value)  # fmt: skip
     if target is None:
         return None
 
@@ -115,14 +121,14 @@ def wide_vectors(typingctx):
 def _exp32(x):
     x = _EXP_HI if x > _EXP_HI else x  # written so that NaN passes through
     x = _EXP_LO if x < _EXP_LO else x
-    k = np.floor(fma(x, _LOG2E, _HALF32))
+    t = fma(x, _LOG2E, _EXP_SHIFT)  # k = x log2(e) rounded to the nearest integer
+    k = t - _EXP_SHIFT
     r = fma(-k, _LN2_A32, x)
     r = fma(-k, _LN2_B32, r)
     p0, p1, p2, p3, p4, p5 = _EXP_P
     y = fma(fma(fma(fma(fma(p0, r, p1), r, p2), r, p3), r, p4), r, p5)
     y = fma(y, r * r, r) + _ONE32
-    ki = np.int32(k) if k == k else np.int32(0)  # NaN would make the conversion undefined
-    return y * _bitcast(np.int32((ki + 127) << 23))  # y * 2**k
+    return y * _bitcast(np.int32(_bitcast(t) << 23))  # y * 2**k
 
 
 @njit(**HELPER_OPTIONS)
@@ -140,14 +146,15 @@ def _tanh32(x):
 def _exp64(x):
     x = _EXP64_HI if x > _EXP64_HI else x  # written so that NaN passes through
     x = _EXP64_LO if x < _EXP64_LO else x
-    k = np.floor(fma(x, _LOG2E_64, 0.5))
+    t = fma(x, _LOG2E_64, _EXP64_SHIFT)  # k = x log2(e) rounded to the nearest integer
+    k = t - _EXP64_SHIFT
     r = fma(-k, _LN2_LO, fma(-k, _LN2_HI, x))
     c13, c12, c11, c10, c9, c8, c7, c6, c5, c4, c3, c2 = _EXP64_P
     p = fma(c13, r, c12)
     p = fma(fma(fma(fma(fma(p, r, c11), r, c10), r, c9), r, c8), r, c7)
     p = fma(fma(fma(fma(fma(p, r, c6), r, c5), r, c4), r, c3), r, c2)
     p = fma(p, r * r, r) + 1.0
-    return p * _bitcast((_bitcast(k + _EXP64_SHIFT) - _EXP64_SHIFT_BITS) << 52)  # p * 2**k
+    return p * _bitcast(_bitcast(t) << 52)  # p * 2**k
 
 
 @njit(**HELPER_OPTIONS)
