@@ -567,3 +567,48 @@ def test_ring_buffers_give_the_same_outputs_and_state(cell, activation, reverse)
                     gates, extra)  # fmt: skip
         assert_array_equal(state, whole)
         assert_array_equal(state[0], hs[lengths - 1, np.arange(batch)])
+
+
+@pytest.mark.parametrize(("cell", "activation", "reverse"), CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_blocks_change_nothing(cell, activation, reverse, dtype):
+    """A batch too big for one block of rows (``_layer.FORWARD_BLOCK_BYTES``) runs
+    in several: its outputs, gates and carried state are the bits of the same rows
+    run in parts of fewer than ``MIN_BLOCK_ROWS`` rows, each one block. With ragged
+    lengths, some blocks run out of sequences before the last step."""
+    from sklearn_rnn._cells._layer import FORWARD_BLOCK_BYTES, MIN_BLOCK_ROWS
+
+    mod = CELLS[cell]
+    hidden = 6
+    # at least two blocks for every cell: the RNN's rows take the fewest bytes
+    # (a step's pre-activations and two steps of h)
+    batch = 2 * FORWARD_BLOCK_BYTES // (3 * hidden * np.dtype(dtype).itemsize) + 37
+    lengths = np.sort(np.random.default_rng(11).integers(1, 10, size=batch))[::-1].copy()
+    x, lengths, params = make_problem(cell, lengths=lengths, seed=5, hidden=hidden)
+    x, params = x.astype(dtype), [p.astype(dtype) for p in params]
+    n_steps = x.shape[0]
+    # a carried state, as prediction's chunks of steps have (a pass back in time has none)
+    state_shape = (0, 0, 0) if reverse else (mod.N_STATES, batch, hidden)
+    state0 = np.random.default_rng(0).normal(size=state_shape).astype(dtype)
+
+    def run(rows):
+        """Outputs, gates, extra and final state of the sequences ``rows`` alone."""
+        n = rows.stop - rows.start
+        shapes = [
+            (n_steps, n, hidden),
+            (n_steps, n, mod.N_GATES * hidden) if mod.HAS_GATES else (0, 0, 0),
+            (n_steps, n, hidden) if mod.HAS_EXTRA else (0, 0, 0),
+        ]
+        out = [np.full(shape, np.nan, dtype) for shape in shapes]
+        state = state0[:, rows].copy()  # the kernel updates it
+        xr = np.ascontiguousarray(x[:, rows])
+        mod.forward(xr, lengths[rows], *params, reverse, activation, state, *out)
+        return [*out, state]
+
+    whole = run(slice(0, batch))
+    step = MIN_BLOCK_ROWS - 1
+    parts = [run(slice(r0, min(r0 + step, batch))) for r0 in range(0, batch, step)]
+    assert not np.isnan(whole[0]).any()
+    for k, array in enumerate(whole):  # every array has the sequences on axis 1
+        if array.size:
+            assert_array_equal(array, np.concatenate([p[k] for p in parts], axis=1))

@@ -35,7 +35,8 @@ network can treat the cells alike:
     the same ``state``: prediction's memory then does not grow with T. A carried
     state needs ``reverse=False``. (One kernel serves both uses, rather than a
     lighter inference kernel: each kernel costs about a second of compilation
-    per cell and dtype.)
+    per cell and dtype.) A big batch runs a block of sequences through all the
+    steps at a time (``_layer.row_block``); each sequence is computed alike.
 ``backward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, hs, gates, extra,
 dhs, dx, dw_ih, dw_hh, db_ih, db_hh, dg, dn_in)``
     Backpropagation through time from ``dhs`` (T, B, H), the gradient of the loss

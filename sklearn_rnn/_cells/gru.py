@@ -22,6 +22,7 @@ from ._layer import (
     input_grads,
     n_active,
     packed_weights,
+    row_block,
 )
 from ._math import fma, sigmoid, tanh, wide_vectors
 
@@ -65,30 +66,35 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h, ring_g, ring_e = hs.shape[0], gates.shape[0], extra.shape[0]
     w_ih_t, w_hh_t, bias = packed_weights(w_ih, w_hh, b_ih, b_hh, 2 * hidden)
-    # the input and hidden pre-activations: r multiplies the hidden one of n
-    gx = np.empty((batch, 3 * hidden), x.dtype)
-    hh = np.empty((batch, 3 * hidden), x.dtype)
+    # the input and hidden pre-activations: r multiplies the hidden one of n;
+    # with the gates and two steps of h and extra, 10 H a row
+    rows = row_block(batch, (2 * N_GATES + 4) * hidden * x.itemsize)
+    gx = np.empty((rows, 3 * hidden), x.dtype)
+    hh = np.empty((rows, 3 * hidden), x.dtype)
     no_state = np.empty((batch, 0), x.dtype)  # h_{t-1} where a pass starts from zero
     zero_state = np.zeros((0 if carry else batch, hidden), x.dtype)
-    for s in range(n_steps):
-        t, tp, first, n = forward_step(s, n_steps, reverse, lengths)
-        h, g, e = hs[t % ring_h], gates[t % ring_g], extra[t % ring_e]
-        # hs is zero at padded steps, so for reverse=True a sequence starts
-        # from a zero state at its own last step.
-        fresh = first and not carry  # no state yet: h_{t-1} = 0
-        hp = zero_state if fresh else (state[0] if first else hs[tp % ring_h])
-        product(((x[t][:n], w_ih_t),), bias, gx[:n])
-        # no state: a product with no columns, exactly zero whatever W_hh holds
-        product(((no_state[:n] if fresh else hp[:n], w_hh_t),), None, hh[:n])
-        # one call site, so the kernel holds one copy of the gate math
-        _cell_train(gx, hh, b_hn, hp, h, g, e, n)
-        if carry:  # the state of the sequences ending at step t
-            for b in range(n_active(lengths, t + 1), n):
-                for j in range(hidden):
-                    state[0, b, j] = h[b, j]
-        h[n:] = 0
-        g[n:] = 0
-        e[n:] = 0
+    for r0 in range(0, batch, rows):
+        r1 = min(r0 + rows, batch)
+        for s in range(n_steps):
+            t, tp, first, n = forward_step(s, n_steps, reverse, lengths, r1)
+            h, g, e = hs[t % ring_h], gates[t % ring_g], extra[t % ring_e]
+            # hs is zero at padded steps, so for reverse=True a sequence starts
+            # from a zero state at its own last step.
+            fresh = first and not carry  # no state yet: h_{t-1} = 0
+            hp = zero_state if fresh else (state[0] if first else hs[tp % ring_h])
+            if n > r0:
+                product(((x[t][r0:n], w_ih_t),), bias, gx[: n - r0])
+                # no state: a product with no columns, exactly zero whatever W_hh holds
+                product(((no_state[r0:n] if fresh else hp[r0:n], w_hh_t),), None, hh[: n - r0])
+                # one call site, so the kernel holds one copy of the gate math
+                _cell_train(gx, hh, b_hn, hp[r0:], h[r0:], g[r0:], e[r0:], n - r0)
+            if carry:  # the state of the sequences ending at step t
+                for b in range(max(n_active(lengths, t + 1), r0), n):
+                    for j in range(hidden):
+                        state[0, b, j] = h[b, j]
+            h[max(n, r0) : r1] = 0
+            g[max(n, r0) : r1] = 0
+            e[max(n, r0) : r1] = 0
 
 
 @assume_no_alias

@@ -20,6 +20,7 @@ from ._layer import (
     input_grads,
     n_active,
     packed_weights,
+    row_block,
 )
 from ._math import fma, sigmoid, tanh, wide_vectors
 
@@ -65,29 +66,34 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h, ring_g, ring_e = hs.shape[0], gates.shape[0], extra.shape[0]
     w_ih_t, w_hh_t, bias = packed_weights(w_ih, w_hh, b_ih, b_hh, b_hh.shape[0])
-    pre = np.empty((batch, 4 * hidden), x.dtype)
+    # pre-activations, gates and two steps of h and c a row
+    rows = row_block(batch, (2 * N_GATES + 4) * hidden * x.itemsize)
+    pre = np.empty((rows, 4 * hidden), x.dtype)
     # h and c before a pass starts (a carried state replaces them)
     no_state = np.empty((batch, 0), x.dtype)
     zero_state = np.zeros((0 if carry else batch, hidden), x.dtype)
-    for s in range(n_steps):
-        t, tp, first, n = forward_step(s, n_steps, reverse, lengths)
-        h, c, g = hs[t % ring_h], extra[t % ring_e], gates[t % ring_g]
-        # hs and extra are zero at padded steps, so for reverse=True a sequence
-        # starts from a zero state at its own last step.
-        fresh = first and not carry  # no state yet: h_{t-1} = c_{t-1} = 0
-        hp = no_state if fresh else (state[0] if first else hs[tp % ring_h])
-        cp = zero_state if fresh else (state[1] if first else extra[tp % ring_e])
-        product(((x[t][:n], w_ih_t), (hp[:n], w_hh_t)), bias, pre[:n])
-        # one call site, so the kernel holds one copy of the gate math
-        _cell_train(pre, cp, c, h, g, n)
-        if carry:  # the state of the sequences ending at step t
-            for b in range(n_active(lengths, t + 1), n):
-                for j in range(hidden):
-                    state[0, b, j] = h[b, j]
-                    state[1, b, j] = c[b, j]
-        h[n:] = 0
-        g[n:] = 0
-        c[n:] = 0
+    for r0 in range(0, batch, rows):
+        r1 = min(r0 + rows, batch)
+        for s in range(n_steps):
+            t, tp, first, n = forward_step(s, n_steps, reverse, lengths, r1)
+            h, c, g = hs[t % ring_h], extra[t % ring_e], gates[t % ring_g]
+            # hs and extra are zero at padded steps, so for reverse=True a sequence
+            # starts from a zero state at its own last step.
+            fresh = first and not carry  # no state yet: h_{t-1} = c_{t-1} = 0
+            hp = no_state if fresh else (state[0] if first else hs[tp % ring_h])
+            cp = zero_state if fresh else (state[1] if first else extra[tp % ring_e])
+            if n > r0:
+                product(((x[t][r0:n], w_ih_t), (hp[r0:n], w_hh_t)), bias, pre[: n - r0])
+                # one call site, so the kernel holds one copy of the gate math
+                _cell_train(pre, cp[r0:], c[r0:], h[r0:], g[r0:], n - r0)
+            if carry:  # the state of the sequences ending at step t
+                for b in range(max(n_active(lengths, t + 1), r0), n):
+                    for j in range(hidden):
+                        state[0, b, j] = h[b, j]
+                        state[1, b, j] = c[b, j]
+            h[max(n, r0) : r1] = 0
+            g[max(n, r0) : r1] = 0
+            c[max(n, r0) : r1] = 0
 
 
 @assume_no_alias

@@ -18,6 +18,7 @@ from ._layer import (
     input_grads,
     n_active,
     packed_weights,
+    row_block,
 )
 from ._math import sigmoid, tanh, wide_vectors
 
@@ -59,23 +60,27 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     # steps kept: n_steps, or fewer for ring buffers (step t at t % ring), see _cells
     ring_h = hs.shape[0]
     w_ih_t, w_hh_t, bias = packed_weights(w_ih, w_hh, b_ih, b_hh, b_hh.shape[0])
-    pre = np.empty((batch, hidden), x.dtype)
+    rows = row_block(batch, 3 * hidden * x.itemsize)  # pre-activations, two steps of h
+    pre = np.empty((rows, hidden), x.dtype)
     no_state = np.empty((batch, 0), x.dtype)  # h_{t-1} where a pass starts from zero
-    for s in range(n_steps):
-        t, tp, first, n = forward_step(s, n_steps, reverse, lengths)
-        h = hs[t % ring_h]
-        # hs is zero at padded steps, so for reverse=True a sequence starts from a
-        # zero state at its own last step.
-        hp = no_state if first and not carry else (state[0] if first else hs[tp % ring_h])
-        product(((x[t][:n], w_ih_t), (hp[:n], w_hh_t)), bias, pre[:n])
-        m = n * hidden
-        # one call site, so the kernel holds one copy of the activation loops
-        _activate(pre[:n].reshape(m), activation, h[:n].reshape(m))
-        if carry:  # the state of the sequences ending at step t
-            for b in range(n_active(lengths, t + 1), n):
-                for j in range(hidden):
-                    state[0, b, j] = h[b, j]
-        h[n:] = 0
+    for r0 in range(0, batch, rows):
+        r1 = min(r0 + rows, batch)
+        for s in range(n_steps):
+            t, tp, first, n = forward_step(s, n_steps, reverse, lengths, r1)
+            h = hs[t % ring_h]
+            # hs is zero at padded steps, so for reverse=True a sequence starts from
+            # a zero state at its own last step.
+            hp = no_state if first and not carry else (state[0] if first else hs[tp % ring_h])
+            if n > r0:
+                product(((x[t][r0:n], w_ih_t), (hp[r0:n], w_hh_t)), bias, pre[: n - r0])
+                m = (n - r0) * hidden
+                # one call site, so the kernel holds one copy of the activation loops
+                _activate(pre[: n - r0].reshape(m), activation, h[r0:n].reshape(m))
+            if carry:  # the state of the sequences ending at step t
+                for b in range(max(n_active(lengths, t + 1), r0), n):
+                    for j in range(hidden):
+                        state[0, b, j] = h[b, j]
+            h[max(n, r0) : r1] = 0
 
 
 @njit(**HELPER_OPTIONS)
