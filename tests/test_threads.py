@@ -128,8 +128,8 @@ def test_sharded_batch_equals_one_piece(cell, monkeypatch):
 
 def test_predict_chunks(monkeypatch):
     """Predict's chunks cover the sorted sequences in order, each a range. A part
-    of little work runs in fit's shards of equal steps; a big one in those with
-    two thirds of the steps, then one chunk more sharing the last third. The
+    of little work runs in fit's shards of equal steps; a big one in waves of
+    as many chunks, with two thirds, a quarter, then a twelfth of the steps. The
     thread count plays no part."""
     arch = Architecture(cell="lstm", n_features=1, hidden_sizes=(32,), n_outputs=1)
     lengths = np.sort(np.random.RandomState(0).randint(1, 60, size=4000))[::-1]
@@ -146,22 +146,25 @@ def test_predict_chunks(monkeypatch):
     monkeypatch.setattr(_parallel, "MAX_SHARDS", 2)
     big = _network._predict_chunks(arch, lengths)  # 4000 x ~30 steps x 4224 MACs
     covers(big, 4000)
-    assert_allclose(shares(big), [1 / 3, 1 / 3, 1 / 9, 1 / 9, 1 / 9], atol=0.001)
+    assert_allclose(shares(big), [1 / 3, 1 / 3, 1 / 8, 1 / 8, 1 / 24, 1 / 24], atol=0.001)
     equal = np.full(4000, 30)  # equal lengths: cut by rows, with no pass over them
     assert _network._predict_chunks(arch, equal) == [
-        (0, 1334), (1334, 2667), (2667, 3112), (3112, 3556), (3556, 4000)
+        (0, 1334), (1334, 2667), (2667, 3167), (3167, 3667), (3667, 3834), (3834, 4000)
     ]  # fmt: skip
     monkeypatch.setattr(_parallel, "MAX_SHARDS", 4)
+    # chunks of 1/48 of the work would be too small: quarters
+    assert_allclose(shares(_network._predict_chunks(arch, lengths)), [1 / 4] * 4, atol=0.001)
+    monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 10**7)
     assert_allclose(shares(_network._predict_chunks(arch, lengths)),
-                    [1 / 6] * 4 + [1 / 15] * 5, atol=0.001)  # fmt: skip
+                    [1 / 6] * 4 + [1 / 16] * 4 + [1 / 48] * 4, atol=0.001)  # fmt: skip
     monkeypatch.setattr(_parallel, "MAX_SHARDS", 2)
     monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 10**12)  # too little work
     halves = _network._predict_chunks(arch, lengths)
     covers(halves, 4000)
     assert_allclose(shares(halves), [0.5, 0.5], atol=0.001)
     monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 0)
-    assert len(_network._predict_chunks(arch, lengths[: 3 * 3 * 32])) == 5
-    assert len(_network._predict_chunks(arch, lengths[: 3 * 3 * 32 - 1])) == 2  # rows
+    assert len(_network._predict_chunks(arch, lengths[: 24 * 32])) == 6
+    assert len(_network._predict_chunks(arch, lengths[: 24 * 32 - 1])) == 2  # rows
     monkeypatch.setattr(_parallel, "MAX_SHARDS", 1)
     assert _network._predict_chunks(arch, lengths) == [(0, 4000)]
 
@@ -170,10 +173,10 @@ def test_predict_chunks(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_predict_chunks_change_no_prediction(cell, dtype, ragged, threads, monkeypatch):
-    """Each sequence's prediction is computed alone: predictions in two waves of
+    """Each sequence's prediction is computed alone: predictions in waves of
     chunks, in fit's shards or in one piece, on one thread or two, are the same bits
     (ragged lengths, and equal ones, whose chunks are slices of X's rows)."""
-    X, lengths, _ = _ragged(n=400, dtype=dtype)
+    X, lengths, _ = _ragged(n=800, dtype=dtype)
     if not ragged:
         X, lengths = np.nan_to_num(X), np.full(len(lengths), X.shape[1])
     arch = Architecture(cell=cell, n_features=3, hidden_sizes=(5, 4), n_outputs=2)
@@ -181,7 +184,7 @@ def test_predict_chunks_change_no_prediction(cell, dtype, ragged, threads, monke
     monkeypatch.setattr(_parallel, "MAX_SHARDS", 2)
     monkeypatch.setattr(_network, "_MIN_CHUNK_WORK", 0)
     _, lengths_sorted = _network._sort(lengths)
-    assert len(_network._predict_chunks(arch, lengths_sorted)) == 5
+    assert len(_network._predict_chunks(arch, lengths_sorted)) == 6
     waves = [predict_logits(params, arch, X, lengths)]
     if numba.config.NUMBA_NUM_THREADS >= 2:
         threads(2)
