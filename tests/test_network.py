@@ -412,3 +412,24 @@ def test_sort_keeps_the_order_of_equal_lengths():
     order, sorted_lengths = _sort(np.array([2, 5, 2, 7], np.int64))
     assert_array_equal(order, [3, 1, 0, 2])
     assert_array_equal(sorted_lengths, [7, 5, 2, 2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("cell", "pooling", "bidirectional"),
+    [("lstm", "last", False), ("gru", "mean", False), ("rnn", "max", True)],
+)
+def test_prediction_does_not_depend_on_the_batch(cell, pooling, bidirectional, dtype):
+    """A sequence's logits are the same bits predicted alone or with others (in
+    predict's chunks), for a head of 128 units, whose BLAS product rounded a row
+    differently with the number of rows."""
+    arch = Architecture(cell=cell, n_features=3, hidden_sizes=(128,), n_outputs=3,
+                        bidirectional=bidirectional, pooling=pooling)  # fmt: skip
+    params = init_parameters(arch, np.random.RandomState(0), dtype)
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(700, 9, 3)).astype(dtype)
+    lengths = rng.randint(1, 10, size=700)
+    together = predict_logits(params, arch, X, lengths)
+    for i in range(0, 700, 47):
+        alone = predict_logits(params, arch, X[i : i + 1], lengths[i : i + 1])
+        assert_array_equal(alone[0], together[i])
