@@ -12,9 +12,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn_rnn._cells import _gemm
 
 # (K, N, rows): whole and partial tiles (6 rows, or 12 for a narrow B) and panels
-# (PANEL_BYTES of columns: 16 or 32 float32, 8 or 16 float64, by the CPU's
-# vectors; NARROW_BYTES for a B of at most a vector of columns), single rows and
-# columns, and the shapes of the benchmarks.
+# (NARROW_BYTES of columns for a B of at most a vector of columns, PANEL_BYTES for
+# two, WIDE_BYTES for more: 8, 16 and 16 float32 columns with AVX2, 16, 32 and 64
+# with AVX-512), single rows and columns, and the shapes of the benchmarks.
 SHAPES = [
     (1, 1, 1), (3, 5, 7), (4, 16, 5), (16, 16, 32), (5, 40, 13), (7, 3, 6),
     (32, 128, 32), (64, 192, 11), (128, 512, 100), (512, 128, 100),
@@ -75,8 +75,9 @@ def test_layout_and_other_rows_change_nothing(dtype, rtol):
 
 
 def test_packing_layout():
-    """Panels of PANEL_BYTES of columns, row after row, zero past the last column."""
-    width = _gemm.PANEL_BYTES // 4  # float32 columns in a panel
+    """Panels of WIDE_BYTES of columns for a B of more than two vectors of columns
+    (PANEL_BYTES for two), row after row, zero past the last column."""
+    width = _gemm.WIDE_BYTES // 4  # float32 columns in a panel
     n_cols = width + 4  # B = w: K = 3, two panels, the second one with 4 columns
     w = np.arange(3 * n_cols, dtype=np.float32).reshape(3, n_cols)
     bp = _packed(w, False)
@@ -102,6 +103,11 @@ def test_narrow_packing_layout():
     assert_array_equal(three[:, 3:], 0)
     wider = np.ones((5, narrow + 1), np.float32)
     assert _packed(wider, False).size == 5 * _gemm.PANEL_BYTES // 4
+    # two vectors of columns: a panel of two; one more, panels of WIDE_BYTES
+    assert _packed(np.ones((5, 2 * narrow), np.float32), False).size == 5 * 2 * narrow
+    wide = _gemm.WIDE_BYTES // 4
+    panels = -(-(2 * narrow + 1) // wide)
+    assert _packed(np.ones((5, 2 * narrow + 1), np.float32), False).size == 5 * panels * wide
 
 
 @njit
@@ -168,11 +174,15 @@ def test_nothing_outside_the_arrays_is_touched():
     _matmul(a[:4], bp, short)  # a has 4 rows: only 4 rows of out are written
     assert_allclose(short[:4], a[:4] @ b, rtol=1e-5, atol=1e-5)
     assert np.all(short[4:] == -7.0)
-    wide = np.full((9, 40), -7.0, np.float32)
-    _matmul(a, bp, wide)  # out wider than B's panels: the columns past them untouched
-    assert_allclose(wide[:, :20], a @ b, rtol=1e-5, atol=1e-5)
-    assert_array_equal(wide[:, 20:32], 0)  # the zero columns of the last panel
-    assert np.all(wide[:, 32:] == -7.0)  # 32 columns: 2 panels of 16, or 1 of 32
+    # out wider than B's panels: the columns past them untouched (B of 40 columns
+    # fills 3 panels of 16 with AVX2, or 1 of 64 with AVX-512)
+    a, w, b = _problem(8, 40, 9, np.float32, False, seed=3)
+    covered = -(-40 // (_gemm.WIDE_BYTES // 4)) * (_gemm.WIDE_BYTES // 4)
+    wide = np.full((9, covered + 8), -7.0, np.float32)
+    _matmul(a, _packed(w, False), wide)
+    assert_allclose(wide[:, :40], a @ b, rtol=1e-5, atol=1e-5)
+    assert_array_equal(wide[:, 40:covered], 0)  # the zero columns of the last panel
+    assert np.all(wide[:, covered:] == -7.0)
     # a narrow B (10 columns): a window of 7 rows of out, a with 15 (a tile of 12 rows)
     a, w, b = _problem(8, 10, 15, np.float32, False, seed=5)
     frame = np.full((13, 30), -7.0, np.float32)

@@ -26,7 +26,9 @@ an AVX-512 machine): 0.75 of its time for 100 x 128 @ 128 x 512 and 100 x 512 @
 same time for the small ones (K or N = 32). A B of at most a vector of columns
 (the tiny RNN's 16 hidden units in float32) has panels of one vector and tiles of
 12 rows: with half-empty panels of two, its 2000 x 16 @ 16 x 16 took 1.8 times
-as long (float32, one thread).
+as long (float32, one thread). A B of more than two vectors of columns has, with
+AVX-512, panels of four vectors and tiles of 6 rows by 4 vectors, 24 of its 32
+registers (``WIDE_VECTORS``).
 
 Shared by the three cells' kernels: ``_config`` makes Numba's cache of every
 kernel depend on this file too, so a change here recompiles them.
@@ -85,6 +87,22 @@ NARROW_BYTES = PANEL_BYTES // VECTORS
 
 #: Rows of a narrow tile: as many accumulators (12 vectors) as the wide tile.
 NARROW_ROWS = TILE_ROWS * VECTORS
+
+#: Vectors in a panel of a wide B, one of more than two vectors of columns, when
+#: the CPU has the 32 vector registers of AVX-512: a tile of 6 rows by 4 vectors
+#: holds 24 accumulators, reads each element of a once for twice the columns, and
+#: its fixed costs (the bias, the stores) cover twice the work. One thread,
+#: float32, against panels of two vectors: 0.85-0.91 of the time of the large
+#: LSTM's 100 x 512 @ 512 x 128, 0.91-0.96 of the small LSTM's 32 x 33 @ 33 x 128,
+#: 0.94-0.98 of 100 x 256 @ 256 x 512 (with a B of two vectors, 32 x 128 @ 128 x
+#: 32, it took 1.11 times as long: those keep panels of two). Predict then took
+#: 0.91 of its time for the small LSTM and the mid GRU, 0.97 for the large LSTM;
+#: the same bits. A third tile in every product costs compile time, which the
+#: GRU's input product pays back by sharing the other cells' signature.
+WIDE_VECTORS = 4 if vector_bytes() == 64 else VECTORS
+
+#: Bytes in a panel of a wide B.
+WIDE_BYTES = WIDE_VECTORS * NARROW_BYTES
 
 
 def _make_tile(n_vectors, tile_rows):
@@ -274,14 +292,17 @@ def _tile_typing(n_vectors, tile_rows, terms, bias, i0, n_rows, p, out):
 
 _tile = _make_tile(VECTORS, TILE_ROWS)
 _narrow_tile = _make_tile(1, NARROW_ROWS)
+_wide_tile = _make_tile(WIDE_VECTORS, TILE_ROWS)
 
 
 @njit(**HELPER_OPTIONS)
 def panel_width(n_cols, itemsize):
     """Columns in a panel of a B with ``n_cols`` columns: a vector's if they fit in
-    one (a narrow B), else two vectors'."""
+    one (a narrow B), two vectors' if they fit in two, else ``WIDE_VECTORS``'."""
     narrow = NARROW_BYTES // itemsize
-    return narrow if n_cols <= narrow else PANEL_BYTES // itemsize
+    if n_cols <= narrow:
+        return narrow
+    return PANEL_BYTES // itemsize if n_cols <= 2 * narrow else WIDE_BYTES // itemsize
 
 
 @njit(**HELPER_OPTIONS)
@@ -330,6 +351,11 @@ def product(terms, bias, out):
         if n_panels > 0:
             for i0 in range(0, rows, NARROW_ROWS):
                 _narrow_tile(terms, bias, i0, min(NARROW_ROWS, rows - i0), 0, out)
+        return
+    if WIDE_BYTES > PANEL_BYTES and width * out.itemsize == WIDE_BYTES:
+        for p in range(n_panels):
+            for i0 in range(0, rows, TILE_ROWS):
+                _wide_tile(terms, bias, i0, min(TILE_ROWS, rows - i0), p, out)
         return
     for p in range(n_panels):
         for i0 in range(0, rows, TILE_ROWS):

@@ -72,6 +72,7 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     gx = np.empty((rows, 3 * hidden), x.dtype)
     hh = np.empty((rows, 3 * hidden), x.dtype)
     no_state = np.empty((batch, 0), x.dtype)  # h_{t-1} where a pass starts from zero
+    no_weights = np.empty(0, x.dtype)  # packed weights of no rows
     zero_state = np.zeros((0 if carry else batch, hidden), x.dtype)
     for r0 in range(0, batch, rows):
         r1 = min(r0 + rows, batch)
@@ -83,7 +84,9 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
             fresh = first and not carry  # no state yet: h_{t-1} = 0
             hp = zero_state if fresh else (state[0] if first else hs[tp % ring_h])
             if n > r0:
-                product(((x[t][r0:n], w_ih_t),), bias, gx[: n - r0])
+                # a second term of no columns, which adds nothing: the same compiled
+                # product as the other cells' steps (one signature less to compile)
+                product(((x[t][r0:n], w_ih_t), (no_state[r0:n], no_weights)), bias, gx[: n - r0])
                 # no state: a product with no columns, exactly zero whatever W_hh holds
                 product(((no_state[r0:n] if fresh else hp[r0:n], w_hh_t),), None, hh[: n - r0])
                 # one call site, so the kernel holds one copy of the gate math
