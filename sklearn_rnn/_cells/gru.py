@@ -67,8 +67,8 @@ def forward(x, lengths, w_ih, w_hh, b_ih, b_hh, reverse, activation, state, hs, 
     ring_h, ring_g, ring_e = hs.shape[0], gates.shape[0], extra.shape[0]
     w_ih_t, w_hh_t, bias = packed_weights(w_ih, w_hh, b_ih, b_hh, 2 * hidden)
     # the input and hidden pre-activations: r multiplies the hidden one of n;
-    # with the gates and two steps of h and extra, 10 H a row
-    rows = row_block(batch, (2 * N_GATES + 4) * hidden * x.itemsize)
+    # with the gates and two steps of h and extra, 13 H a row
+    rows = row_block(batch, (3 * N_GATES + 4) * hidden * x.itemsize)
     gx = np.empty((rows, 3 * hidden), x.dtype)
     hh = np.empty((rows, 3 * hidden), x.dtype)
     no_state = np.empty((batch, 0), x.dtype)  # h_{t-1} where a pass starts from zero
