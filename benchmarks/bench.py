@@ -15,8 +15,9 @@ is the estimator with the same settings (``alpha=0``, no gradient clipping).
 PyTorch also runs on one thread, as a reference that competing processes on a
 shared machine disturb less (its spinning threads suffer most from them).
 
-Times are medians over repeats (the machine may be shared; each fit's prediction is
-timed three times, both sides alike; the scaling table keeps each row's fastest of
+Times are medians over repeats (the machine may be shared; the predictions of a
+configuration's last fits are timed in alternating blocks of back-to-back calls,
+``PREDICT_ROUNDS``, both sides alike; the scaling table keeps each row's fastest of
 ``SCALING_ROUNDS`` rounds over all its rows, each measure lasting about as long);
 ratios (ours / PyTorch) compare numbers measured in the same run. GFLOP/s counts the
 matrix products of forward and backward that the computation needs (2 flops per
@@ -81,9 +82,22 @@ LINEAR_TOLERANCE = 0.25
 #: scaling table to the longest (100 times longer) counted as not growing with T:
 #: fractions of a megabyte, which the resident set size measures to a few pages.
 PREDICT_MEMORY_GROWTH = 2.0
-#: Predictions timed after each fit (median): one call of a few milliseconds
-#: is at the mercy of the machine.
+#: Predictions timed after each fit of the scaling table (median).
 PREDICT_REPEATS = 3
+#: The configurations' predictions: rounds of blocks, one block a side (ours,
+#: PyTorch's on the run's threads, PyTorch's on one thread), each of back-to-back
+#: calls for at least ``PREDICT_BLOCK_SECONDS`` (and ``PREDICT_BLOCK_CALLS``),
+#: the sides' order reversed every other round; each side's time is the median
+#: of all its calls. A prediction takes milliseconds, and this machine's CPUs
+#: change speed for seconds at a time: three calls after each side's fit, seconds
+#: apart, fell at different speeds (the tiny prediction's ratio ranged 0.39-0.61
+#: over five runs), where blocks a quarter of a second apart sample the same ones.
+#: Back-to-back calls run each side in its steady state: a call after the other
+#: side's, or after a pause, is slower (PyTorch's OpenMP threads still spin for a
+#: while, an idle CPU wakes up slowly); the median leaves out a block's first.
+PREDICT_ROUNDS = 4
+PREDICT_BLOCK_SECONDS = 0.25
+PREDICT_BLOCK_CALLS = 5
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -259,6 +273,31 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+def interleaved_times(sides, rounds=PREDICT_ROUNDS):
+    """Medians of calls timed in alternating blocks (see ``PREDICT_ROUNDS``).
+
+    ``sides`` is a list of ``(call, before)``: ``before()`` readies a side (its
+    thread count) before each of its blocks, untimed. Returns, for each side,
+    the median over all its calls and the list of each round's median.
+    """
+    times = [[] for _ in sides]
+    per_round = [[] for _ in sides]
+    for r in range(rounds):
+        order = range(len(sides)) if r % 2 == 0 else reversed(range(len(sides)))
+        for k in order:
+            call, before = sides[k]
+            before()
+            block = []
+            end = time.perf_counter() + PREDICT_BLOCK_SECONDS
+            while len(block) < PREDICT_BLOCK_CALLS or time.perf_counter() < end:
+                t0 = time.perf_counter()
+                call()
+                block.append(time.perf_counter() - t0)
+            times[k] += block
+            per_round[k].append(statistics.median(block))
+    return [(statistics.median(t), r) for t, r in zip(times, per_round, strict=True)]
+
+
 def set_threads(threads):
     import numba
     import torch
@@ -305,7 +344,8 @@ def our_estimator(cell, hidden, layers, batch, epochs, dtype_seed=0):
     )
 
 
-def our_fit_predict(X, y, cell, hidden, layers, batch, epochs):
+def our_fit(X, y, cell, hidden, layers, batch, epochs):
+    """Seconds per epoch of our fit, and a call that predicts the whole of X."""
     from sklearn.exceptions import ConvergenceWarning
 
     est = our_estimator(cell, hidden, layers, batch, epochs)
@@ -314,11 +354,17 @@ def our_fit_predict(X, y, cell, hidden, layers, batch, epochs):
         t0 = time.perf_counter()
         est.fit(X, y)
         t_fit = time.perf_counter() - t0
-    t_pred = median_time(lambda: est.predict_proba(X), PREDICT_REPEATS)
-    return t_fit / epochs, t_pred
+    return t_fit / epochs, lambda: est.predict_proba(X)
 
 
-def torch_fit_predict(X, y, cell, hidden, layers, batch, epochs):
+def our_fit_predict(X, y, cell, hidden, layers, batch, epochs):
+    """Seconds per epoch of our fit, and the median of ``PREDICT_REPEATS`` predictions."""
+    t_fit, predict = our_fit(X, y, cell, hidden, layers, batch, epochs)
+    return t_fit, median_time(predict, PREDICT_REPEATS)
+
+
+def torch_fit(X, y, cell, hidden, layers, batch, epochs):
+    """Seconds per epoch of the PyTorch loop, and a call that predicts the whole of X."""
     import torch
     from torch import nn
 
@@ -350,8 +396,7 @@ def torch_fit_predict(X, y, cell, hidden, layers, batch, epochs):
             out, _ = rnn(tx)
             torch.sigmoid(head(out[:, -1]))
 
-    t_pred = median_time(predict, PREDICT_REPEATS)
-    return t_fit / epochs, t_pred
+    return t_fit / epochs, predict
 
 
 def warm_kernels(cell, dtype, torch_too=False):
@@ -359,7 +404,7 @@ def warm_kernels(cell, dtype, torch_too=False):
     X, y = make_data(16, 5, 2, dtype)
     our_fit_predict(X, y, cell, 3, 2, 8, 1)
     if torch_too:
-        torch_fit_predict(X, y, cell, 3, 2, 8, 1)
+        torch_fit(X, y, cell, 3, 2, 8, 1)[1]()
 
 
 # ----------------------------------------------------------------------------- child processes
@@ -506,8 +551,8 @@ def compile_cost(cold_repeats=COLD_REPEATS):
 
 
 def _spread(ratios):
-    """`` (lo-hi)``: the range of the ratios of the repeats, each ours / PyTorch's
-    timed one after the other (empty for one repeat)."""
+    """`` (lo-hi)``: the range of the ratios of the repeats (or the rounds), each
+    ours / PyTorch's timed one after the other (empty for one)."""
     if len(ratios) < 2:
         return ""
     return f" ({min(ratios):.2f}-{max(ratios):.2f})"
@@ -641,17 +686,27 @@ def main():
                 warm_kernels(cell, dtype, torch_too=True)
                 ours, theirs, single = [], [], []
                 for _ in range(repeats):
-                    ours.append(our_fit_predict(X, y, cell, hidden, layers, batch, epochs))
-                    theirs.append(torch_fit_predict(X, y, cell, hidden, layers, batch, epochs))
+                    ours.append(our_fit(X, y, cell, hidden, layers, batch, epochs))
+                    theirs.append(torch_fit(X, y, cell, hidden, layers, batch, epochs))
                     torch.set_num_threads(1)  # a reference that a busy machine hurts less
-                    single.append(torch_fit_predict(X, y, cell, hidden, layers, batch, epochs))
+                    single.append(torch_fit(X, y, cell, hidden, layers, batch, epochs))
                     torch.set_num_threads(args.threads)
-                pairs = list(zip(ours, theirs, strict=True))
-                fit_spread = _spread([o[0] / t[0] for o, t in pairs])
-                predict_spread = _spread([o[1] / t[1] for o, t in pairs])
-                fo, po = (statistics.median(v) for v in zip(*ours, strict=True))
-                ft, pt = (statistics.median(v) for v in zip(*theirs, strict=True))
-                f1, p1 = (statistics.median(v) for v in zip(*single, strict=True))
+                fo, ft, f1 = (
+                    statistics.median([f for f, _ in side]) for side in (ours, theirs, single)
+                )
+                fit_spread = _spread([o[0] / t[0] for o, t in zip(ours, theirs, strict=True)])
+                # the last fits' predictions, in alternating blocks
+                (po, ours_rounds), (pt, theirs_rounds), (p1, _) = interleaved_times(
+                    [
+                        (ours[-1][1], lambda: None),
+                        (theirs[-1][1], lambda: torch.set_num_threads(args.threads)),
+                        (single[-1][1], lambda: torch.set_num_threads(1)),
+                    ]
+                )
+                torch.set_num_threads(args.threads)
+                predict_spread = _spread(
+                    [o / t for o, t in zip(ours_rounds, theirs_rounds, strict=True)]
+                )
                 flops = flops_per_epoch(cell, n, steps, feats, hidden, layers)
                 floor = products_floor(
                     cell, n, steps, feats, hidden, layers, batch, dtype, args.threads
@@ -674,10 +729,14 @@ def main():
                 )
         out()
         out(
-            "Ratios: of the medians; in brackets, the range of the repeats' own ratios (each "
-            "repeat times ours, then PyTorch's, back to back), which shows how much the "
-            f"machine moved during the row. % of peak: of the best float32 GEMM measured up "
-            f"to that row ({peak:.0f} GFLOP/s at the end)."
+            "Ratios: of the medians. Fit: medians of the repeats; in brackets, the range of "
+            "the repeats' own ratios (each repeat fits ours, then PyTorch's). Predict: the "
+            f"last fits' models, {PREDICT_ROUNDS} rounds of blocks of back-to-back calls "
+            f"(at least {PREDICT_BLOCK_SECONDS} s a side, the sides' order reversed every "
+            "other round), the median of all of a side's calls; in brackets, the range of "
+            "the rounds' ratios. The ranges show how much the machine moved during the row. "
+            f"% of peak: of the best float32 GEMM measured up to that row ({peak:.0f} GFLOP/s "
+            "at the end)."
         )
         out()
 
