@@ -91,7 +91,8 @@ PREDICT_REPEATS = 3
 #: of all its calls. A prediction takes milliseconds, and this machine's CPUs
 #: change speed for seconds at a time: three calls after each side's fit, seconds
 #: apart, fell at different speeds (the tiny prediction's ratio ranged 0.39-0.61
-#: over five runs), where blocks a quarter of a second apart sample the same ones.
+#: over five runs), where blocks a quarter of a second apart sample the same ones
+#: (0.50-0.58 over four runs).
 #: Back-to-back calls run each side in its steady state: a call after the other
 #: side's, or after a pause, is slower (PyTorch's OpenMP threads still spin for a
 #: while, an idle CPU wakes up slowly); the median leaves out a block's first.
